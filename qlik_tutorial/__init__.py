@@ -1,0 +1,1 @@
+"""Helpers for the Qlik Cloud Private Key JWT tutorial notebooks."""
