@@ -1,0 +1,646 @@
+"""Private keys: generate them, load them and hold them ready for signing.
+
+Qlik Cloud verifies client assertions signed with RS256 or RS512 (RSA keys of
+at least 2048 bits) or ES384 (EC keys on curve P-384). A key loads from a
+file, from PEM text or from ``$QLIK_PRIVATE_KEY``, in PKCS#1
+(``BEGIN RSA PRIVATE KEY``), PKCS#8 (``BEGIN PRIVATE KEY``, encrypted or not)
+or SEC1 (``BEGIN EC PRIVATE KEY``) form, so keys made by ``openssl genrsa``
+and ``openssl ecparam -genkey`` load as they are.
+
+`SigningKey` parses a key once and reuses the parsed key for every
+signature::
+
+    key = SigningKey.load("workspace/private_key.pem")
+    key.kid, key.public_jwk   # what the console registers
+
+Error messages describe a key by its source (a path or "PEM text (1704
+characters)") and its type and size, never by its bytes or PEM lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jose import jwk as jose_jwk
+from jose.backends.cryptography_backend import CryptographyECKey, CryptographyRSAKey
+
+from .errors import PrivateKeyError, WorkspaceError
+from .files import write_atomic
+from .jwk import (
+    KEY_TYPE_FOR_ALG,
+    MIN_RSA_BITS,
+    SUPPORTED_ALGS,
+    check_alg,
+    check_public_key_for_alg,
+    describe_key,
+    public_jwk,
+)
+
+__all__ = [
+    "PRIVATE_KEY_ENV",
+    "SUPPORTED_ALGS",
+    "KeyFiles",
+    "PrivateKey",
+    "SigningKey",
+    "alg_for_key",
+    "check_key_for_alg",
+    "generate_private_key",
+    "key_files",
+    "load_private_key",
+    "write_key_files",
+]
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_KEY_ENV = "QLIK_PRIVATE_KEY"
+MAX_RSA_BITS = 16384
+MAX_KEY_FILE_BYTES = 1024 * 1024
+PRIVATE_KEY_FILE = "private_key.pem"
+PUBLIC_KEY_FILE = "public_key.pem"
+PUBLIC_JWK_FILE = "public_jwk.json"
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+KeySource = str | bytes | os.PathLike[str]
+
+_BEGIN_LINE = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+_PRIVATE_LABELS = frozenset(
+    {
+        b"PRIVATE KEY",
+        b"ENCRYPTED PRIVATE KEY",
+        b"RSA PRIVATE KEY",
+        b"EC PRIVATE KEY",
+        b"DSA PRIVATE KEY",
+    }
+)
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/=_-]{64,}")
+_KEYGEN_FIX = "generate a key pair with: qlik-tutorial keygen --alg RS256"
+_PEM_FIX = (
+    "pass the private key file (private_key.pem) or its whole PEM text, "
+    "BEGIN and END lines included"
+)
+
+
+def generate_private_key(alg: str = "RS256", bits: int = 2048) -> PrivateKey:
+    """Generate a private key for ``alg``.
+
+    RS256 and RS512 get an RSA key of ``bits`` bits (2048 to 16384) with
+    public exponent 65537. ES384 gets a P-384 key, whose size is fixed, so
+    ``bits`` is ignored.
+    """
+    check_alg(alg)
+    if KEY_TYPE_FOR_ALG[alg] == "EC":
+        return ec.generate_private_key(ec.SECP384R1())
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise PrivateKeyError(
+            "RSA key size is not a whole number of bits",
+            value=bits,
+            cause="the key size counts bits",
+            fix="pass bits=2048, 3072 or 4096",
+        )
+    if not MIN_RSA_BITS <= bits <= MAX_RSA_BITS:
+        raise PrivateKeyError(
+            "RSA key size is out of range",
+            value=bits,
+            cause=f"RS256 and RS512 need at least {MIN_RSA_BITS} bits, and the kit "
+            f"generates at most {MAX_RSA_BITS}",
+            fix="pass bits=2048, or 4096 for a long-lived key",
+        )
+    logger.debug("Generating an RSA %d-bit key", bits)
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def load_private_key(
+    source: KeySource | None = None, *, password: str | bytes | None = None
+) -> PrivateKey:
+    """Load an RSA or EC private key from a path, PEM text or ``$QLIK_PRIVATE_KEY``.
+
+    A ``str`` containing ``-----BEGIN`` and any ``bytes`` are key data. Any
+    other ``str`` or path-like is a file path (``~`` expands). ``None`` reads
+    the PEM text in ``$QLIK_PRIVATE_KEY``. An encrypted key needs
+    ``password``, and a password given for an unencrypted key is ignored with
+    a warning. A key that is neither RSA nor EC raises `PrivateKeyError`.
+    Whether the key fits an alg is checked by `check_key_for_alg`.
+    """
+    data, description = _read_source(source)
+    secret = password.encode("utf-8") if isinstance(password, str) else password
+    key = _parse_private_key(data, description, secret or None)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise PrivateKeyError(
+            "Key type is not supported",
+            value=description,
+            cause=f"it contains an {describe_key(key)}, but Qlik Cloud accepts "
+            "RSA keys (RS256, RS512) and EC P-384 keys (ES384)",
+            fix=_KEYGEN_FIX,
+        )
+    logger.debug("Loaded an %s from %s", describe_key(key), description)
+    return key
+
+
+def alg_for_key(key: object) -> str:
+    """Return the alg a key signs with by default: ES384 for P-384, RS256 for RSA.
+
+    Raises `PrivateKeyError` for a key no supported alg fits, such as an RSA
+    key under 2048 bits, a P-256 key or an Ed25519 key.
+    """
+    public = _public_half(key)
+    alg = "ES384" if isinstance(public, ec.EllipticCurvePublicKey) else "RS256"
+    check_public_key_for_alg(public, alg)
+    return alg
+
+
+def check_key_for_alg(key: object, alg: str) -> None:
+    """Raise unless ``key`` is a private key that can sign ``alg`` for Qlik Cloud.
+
+    An unsupported alg (HS256, none, ES256, ...) or one that does not fit the
+    key type raises `AlgorithmError`. A public key, an RSA key under 2048
+    bits, an EC key on another curve than P-384 or another key type raises
+    `PrivateKeyError`.
+    """
+    check_alg(alg)
+    if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise PrivateKeyError(
+            "A public key was given where the private key is expected",
+            value=describe_key(key),
+            cause="signing needs the private key, because a public key only verifies",
+            fix=_PEM_FIX,
+        )
+    check_public_key_for_alg(_public_half(key), alg)
+
+
+def _public_half(key: object) -> object:
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        return key.public_key()
+    return key
+
+
+class SigningKey:
+    """A private key with its alg, parsed once and reused for every signature.
+
+    Signing goes through python-jose's key object for the cryptography
+    backend, built once here, so the pure-python ``rsa`` and ``ecdsa``
+    backends never sign. ``kid`` is the RFC 7638 thumbprint of the public JWK.
+    ``repr`` shows the alg, kid and key size, never key material.
+    """
+
+    __slots__ = ("_alg", "_jose_key", "_private_key", "_public_jwk")
+
+    def __init__(self, private_key: PrivateKey, alg: str | None = None) -> None:
+        if alg is None:
+            alg = alg_for_key(private_key)
+        check_key_for_alg(private_key, alg)
+        jose_key = jose_jwk.construct(private_key, alg)
+        if not isinstance(jose_key, CryptographyRSAKey | CryptographyECKey):
+            raise PrivateKeyError(
+                "python-jose did not select its cryptography backend",
+                value=type(jose_key).__name__,
+                cause="its pure-python backends are slow, and ecdsa's signing "
+                "is open to a timing attack (CVE-2024-23342)",
+                fix="install python-jose[cryptography] so that cryptography "
+                "imports cleanly",
+            )
+        self._private_key: PrivateKey = private_key
+        self._alg = alg
+        self._jose_key: Any = jose_key
+        self._public_jwk = public_jwk(private_key.public_key(), alg)
+
+    @classmethod
+    def from_private_key(cls, key: PrivateKey, alg: str | None = None) -> SigningKey:
+        """Wrap a loaded or generated key. ``alg`` defaults to `alg_for_key`."""
+        return cls(key, alg)
+
+    @classmethod
+    def load(
+        cls,
+        source: KeySource | None = None,
+        *,
+        alg: str | None = None,
+        password: str | bytes | None = None,
+    ) -> SigningKey:
+        """Load a key as `load_private_key` does and wrap it for signing."""
+        return cls(load_private_key(source, password=password), alg)
+
+    @classmethod
+    def generate(cls, alg: str = "RS256", bits: int = 2048) -> SigningKey:
+        """Generate a new key for ``alg`` as `generate_private_key` does."""
+        return cls(generate_private_key(alg, bits), alg)
+
+    @property
+    def alg(self) -> str:
+        """JWS algorithm: RS256, RS512 or ES384."""
+        return self._alg
+
+    @property
+    def kid(self) -> str:
+        """Key ID: the RFC 7638 thumbprint of the public JWK."""
+        return self._public_jwk["kid"]
+
+    @property
+    def public_jwk(self) -> dict[str, str]:
+        """Public JWK to register with the OAuth client (a fresh copy)."""
+        return dict(self._public_jwk)
+
+    @property
+    def private_key(self) -> PrivateKey:
+        """The cryptography private key object."""
+        return self._private_key
+
+    @property
+    def public_key(self) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+        """The cryptography public key object."""
+        return self._private_key.public_key()
+
+    @property
+    def jose_key(self) -> Any:
+        """python-jose's key object, built once on the cryptography backend."""
+        return self._jose_key
+
+    def sign(self, signing_input: bytes) -> bytes:
+        """Sign ``signing_input`` (``header.payload`` in base64url) with ``alg``.
+
+        RS256 and RS512 return a PKCS#1 v1.5 signature as long as the modulus.
+        ES384 returns raw ``r || s``, 48 bytes each (RFC 7518 section 3.4),
+        not the DER form that OpenSSL produces.
+        """
+        signature: bytes = self._jose_key.sign(signing_input)
+        return signature
+
+    def public_pem(self) -> str:
+        """Return the public key as SubjectPublicKeyInfo PEM text."""
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        ).decode("ascii")
+
+    def private_pem(self, *, password: str | bytes | None = None) -> bytes:
+        """Return the private key as PKCS#8 PEM, encrypted if ``password`` is set."""
+        encryption: serialization.KeySerializationEncryption
+        if password:
+            secret = password.encode("utf-8") if isinstance(password, str) else password
+            encryption = serialization.BestAvailableEncryption(secret)
+        else:
+            encryption = serialization.NoEncryption()
+        return self._private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"SigningKey(alg={self._alg!r}, kid={self.kid!r}, "
+            f"key={describe_key(self._private_key)!r})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyFiles:
+    """Paths of a key pair's files, and of the backups made before writing them."""
+
+    private_key: Path
+    public_key: Path
+    public_jwk: Path
+    backups: tuple[Path, ...] = ()
+
+
+def key_files(directory: str | os.PathLike[str]) -> KeyFiles:
+    """Return the key file paths inside ``directory`` without touching them."""
+    folder = Path(directory).expanduser()
+    return KeyFiles(
+        private_key=folder / PRIVATE_KEY_FILE,
+        public_key=folder / PUBLIC_KEY_FILE,
+        public_jwk=folder / PUBLIC_JWK_FILE,
+    )
+
+
+def write_key_files(
+    directory: str | os.PathLike[str],
+    key: SigningKey,
+    *,
+    force: bool = False,
+    now: Callable[[], float] | None = None,
+) -> KeyFiles:
+    """Write a key pair's files into ``directory`` and return their paths.
+
+    The files are ``private_key.pem`` (PKCS#8, mode 0600), ``public_key.pem``
+    (SubjectPublicKeyInfo) and ``public_jwk.json``. An existing
+    ``private_key.pem`` is never overwritten: without ``force`` this raises
+    `WorkspaceError`. With ``force`` the existing key files first move to
+    dated backups such as ``private_key.20261204T152000Z.pem.bak``
+    (UTC, from ``now()``), the private one with mode 0600. Each file is
+    written atomically, and the private key is linked into place only if no
+    other writer got there first.
+    """
+    files = key_files(directory)
+    backups: tuple[Path, ...] = ()
+    if files.private_key.exists():
+        if not force:
+            raise WorkspaceError(
+                "A private key already exists",
+                value=str(files.private_key),
+                cause="a new key would replace the one your OAuth client may have "
+                "registered",
+                fix="load the existing key, or pass force=True (keygen --force) to "
+                "move it to a dated backup first",
+            )
+        backups = _back_up(files, (now or time.time)())
+    files.private_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomic(files.private_key, key.private_pem(), secret=True, overwrite=False)
+    write_atomic(files.public_key, key.public_pem(), secret=False)
+    jwk_text = json.dumps(key.public_jwk, indent=2) + "\n"
+    write_atomic(files.public_jwk, jwk_text, secret=False)
+    logger.info(
+        "Wrote %s key files to %s (kid %s)", key.alg, files.private_key.parent, key.kid
+    )
+    return dataclasses.replace(files, backups=backups)
+
+
+def _back_up(files: KeyFiles, timestamp: float) -> tuple[Path, ...]:
+    stamp = dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    # The private key's mode is tightened before the move, so its backup is
+    # never readable by others, even for an instant.
+    files.private_key.chmod(0o600)
+    moved = []
+    for path in (files.private_key, files.public_key, files.public_jwk):
+        if path.exists():
+            moved.append(_move_aside(path, stamp))
+    return tuple(moved)
+
+
+def _move_aside(path: Path, stamp: str) -> Path:
+    """Move ``path`` to ``<stem>.<stamp>[-N]<suffix>.bak`` without overwriting."""
+    for attempt in range(100):
+        tag = stamp if attempt == 0 else f"{stamp}-{attempt}"
+        backup = path.with_name(f"{path.stem}.{tag}{path.suffix}.bak")
+        try:
+            os.link(path, backup)
+        except FileExistsError:
+            continue
+        path.unlink()
+        logger.info("Moved %s to %s", path, backup)
+        return backup
+    raise WorkspaceError(
+        "No free backup name",
+        value=str(path),
+        cause=f"100 backups stamped {stamp} already exist",
+        fix="remove old .bak files from the folder",
+    )
+
+
+def _read_source(source: KeySource | None) -> tuple[bytes, str]:
+    """Return the key data and a description of where it came from."""
+    if source is None:
+        text = os.environ.get(PRIVATE_KEY_ENV, "")
+        if not text.strip():
+            raise PrivateKeyError(
+                "No private key given",
+                cause=f"no key source was passed and ${PRIVATE_KEY_ENV} is not set",
+                fix=f"pass a key file path or PEM text, or set ${PRIVATE_KEY_ENV} to "
+                "the key's PEM text",
+            )
+        return _pem_text_bytes(text), f"${PRIVATE_KEY_ENV} ({len(text)} characters)"
+    if isinstance(source, bytes):
+        return source, f"key data ({len(source)} bytes)"
+    if isinstance(source, str):
+        if "-----BEGIN" in source:
+            return _pem_text_bytes(source), f"PEM text ({len(source)} characters)"
+        if source.strip() == "-":
+            raise PrivateKeyError(
+                "Standard input is not a key source here",
+                value=source,
+                cause="load_private_key reads files and PEM text, not stdin",
+                fix="read standard input yourself and pass the PEM text",
+            )
+        if _is_existing_path(source):
+            return _read_file(Path(source).expanduser())
+        if "\n" in source or len(source) > 1024 or _BASE64_TEXT.fullmatch(source):
+            # Never echo such text: it may be a key's base64 body without
+            # its BEGIN and END lines.
+            raise PrivateKeyError(
+                "Text is neither a file path nor a PEM private key",
+                value=f"text of {len(source)} characters",
+                cause="it has no PEM BEGIN line, and no file of that name exists",
+                fix=_PEM_FIX,
+            )
+        return _read_file(Path(source).expanduser())
+    return _read_file(Path(os.fspath(source)).expanduser())
+
+
+def _is_existing_path(text: str) -> bool:
+    if "\n" in text or len(text) > 1024:
+        return False
+    try:
+        return Path(text).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _pem_text_bytes(text: str) -> bytes:
+    # CI secrets and .env files often store a PEM on one line with literal
+    # "\n" escapes, but a PEM parser needs real line breaks.
+    if "\n" not in text.strip() and "\\n" in text:
+        text = text.replace("\\n", "\n")
+    return text.encode("utf-8")
+
+
+def _read_file(path: Path) -> tuple[bytes, str]:
+    path_text = str(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise PrivateKeyError(
+            "Private key file not found",
+            value=path_text,
+            cause="no file exists at this path",
+            fix=f"check the path, or {_KEYGEN_FIX}",
+        ) from None
+    except IsADirectoryError:
+        raise PrivateKeyError(
+            "Private key path is a directory",
+            value=path_text,
+            cause="a key is a file",
+            fix=f"pass the key file inside it, such as {PRIVATE_KEY_FILE}",
+        ) from None
+    except PermissionError:
+        raise PrivateKeyError(
+            "Private key file is not readable",
+            value=path_text,
+            cause="permission denied",
+            fix="run as the file's owner, and keep key files at mode 0600",
+        ) from None
+    except OSError as error:
+        raise PrivateKeyError(
+            "Private key file cannot be read",
+            value=path_text,
+            cause=error.strerror or type(error).__name__,
+            fix="check the path and the disk",
+        ) from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise PrivateKeyError(
+            "File is too large to be a private key",
+            value=path_text,
+            cause=f"it is over {MAX_KEY_FILE_BYTES} bytes, and a PEM key is a few KB",
+            fix=_PEM_FIX,
+        )
+    if not data.strip():
+        raise PrivateKeyError(
+            "Private key file is empty",
+            value=path_text,
+            cause="the file has no content, perhaps from an interrupted copy",
+            fix=f"copy the key again, or {_KEYGEN_FIX}",
+        )
+    return data, path_text
+
+
+def _parse_private_key(data: bytes, description: str, password: bytes | None) -> Any:
+    labels = list(_BEGIN_LINE.finditer(data))
+    if not labels:
+        return _parse_unmarked(data, description, password)
+    private = [match for match in labels if match.group(1) in _PRIVATE_LABELS]
+    if not private:
+        _raise_for_other_pem(labels[0].group(1).decode("ascii"), description)
+    begin = private[0]
+    label = begin.group(1)
+    end_line = b"-----END " + label + b"-----"
+    stop = data.find(end_line, begin.end())
+    if stop < 0:
+        raise PrivateKeyError(
+            "Private key PEM is truncated",
+            value=description,
+            cause=f"the PEM block {label.decode()} has a BEGIN line but no END "
+            "line, so part of the key is missing",
+            fix="copy the whole key again, up to and including the END line",
+        )
+    block = data[begin.start() : stop + len(end_line)] + b"\n"
+    # PKCS#8 marks encryption in the label, PKCS#1 and SEC1 in a header line.
+    encrypted = label == b"ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in block
+    return _deserialize(block, description, password, encrypted=encrypted, pem=True)
+
+
+def _parse_unmarked(data: bytes, description: str, password: bytes | None) -> Any:
+    if data.lstrip()[:1] == b"{":
+        raise PrivateKeyError(
+            "A JSON document was given where a PEM private key is expected",
+            value=description,
+            cause="the kit loads private keys from PEM, while a JWK describes a key in "
+            "JSON and, for signing, would have to contain the private members",
+            fix=_PEM_FIX,
+        )
+    if data[:1] == b"\x30":
+        # A binary ASN.1 SEQUENCE: try DER, as `openssl ... -outform DER` writes.
+        return _deserialize(data, description, password, encrypted=None, pem=False)
+    raise PrivateKeyError(
+        "Not a PEM private key",
+        value=description,
+        cause="no PEM BEGIN line for a PRIVATE KEY block was found",
+        fix=_PEM_FIX,
+    )
+
+
+def _raise_for_other_pem(label: str, description: str) -> NoReturn:
+    if "CERTIFICATE REQUEST" in label:
+        symptom = "A certificate signing request was given where the private key "
+        symptom += "is expected"
+        cause = "a CSR contains only the public key"
+    elif "CERTIFICATE" in label:
+        symptom = "A certificate was given where the private key is expected"
+        cause = "a certificate contains only the public key"
+    elif "PUBLIC KEY" in label:
+        symptom = "A public key was given where the private key is expected"
+        cause = "signing needs the private key, because a public key only verifies"
+    elif label == "EC PARAMETERS":
+        raise PrivateKeyError(
+            "PEM contains EC parameters but no key",
+            value=description,
+            cause="openssl ecparam without -genkey writes only the curve",
+            fix="generate the key with: openssl ecparam -name secp384r1 -genkey "
+            "-noout -out private_key.pem",
+        )
+    elif label == "OPENSSH PRIVATE KEY":
+        raise PrivateKeyError(
+            "OpenSSH private keys are not supported",
+            value=description,
+            cause="the kit loads PEM keys in PKCS#1, PKCS#8 or SEC1 form",
+            fix="convert a copy with: ssh-keygen -p -m PKCS8 -f COPY_OF_KEY, "
+            f"or {_KEYGEN_FIX}",
+        )
+    else:
+        symptom = f"PEM block {label} is not a private key"
+        cause = "the kit loads PRIVATE KEY, RSA PRIVATE KEY and EC PRIVATE KEY blocks"
+    raise PrivateKeyError(
+        symptom,
+        value=description,
+        cause=f"{cause} (the PEM block is {label})",
+        fix=_PEM_FIX,
+    )
+
+
+def _deserialize(
+    data: bytes,
+    description: str,
+    password: bytes | None,
+    *,
+    encrypted: bool | None,
+    pem: bool,
+) -> Any:
+    """Deserialize with cryptography and turn its exceptions into PrivateKeyError.
+
+    ``encrypted`` is None when the container format does not show it.
+    """
+    loader = (
+        serialization.load_pem_private_key
+        if pem
+        else serialization.load_der_private_key
+    )
+    if encrypted is False and password is not None:
+        logger.warning("Ignoring the password: %s is not encrypted", description)
+        password = None
+    try:
+        return loader(data, password)
+    except TypeError:
+        # cryptography raises TypeError when the password and the
+        # encryption do not match: one is present and the other is not.
+        if password is None:
+            raise PrivateKeyError(
+                "Private key is encrypted and no password was given",
+                value=description,
+                cause="the key is protected by a password",
+                fix="pass its password (password=...), or decrypt a copy with: "
+                "openssl pkey -in KEY -out private_key.pem",
+            ) from None
+        logger.warning("Ignoring the password: %s is not encrypted", description)
+        return _deserialize(data, description, None, encrypted=False, pem=pem)
+    except UnsupportedAlgorithm:
+        raise PrivateKeyError(
+            "Private key uses an unsupported type or encryption",
+            value=description,
+            cause="cryptography cannot read this key's type or cipher",
+            fix=_KEYGEN_FIX,
+        ) from None
+    except ValueError:
+        if password is not None and encrypted is not False:
+            raise PrivateKeyError(
+                "Wrong password for the encrypted private key",
+                value=description,
+                cause="decryption failed, so the password does not match (or the "
+                "file is damaged)",
+                fix="pass the password the key was encrypted with",
+            ) from None
+        raise PrivateKeyError(
+            "Private key cannot be parsed",
+            value=description,
+            cause="the data between the BEGIN and END lines is damaged or incomplete"
+            if pem
+            else "the binary data is not a DER private key",
+            fix=_PEM_FIX,
+        ) from None
