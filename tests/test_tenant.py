@@ -1,0 +1,103 @@
+"""Tenant addresses: normalising to an origin and the token endpoint."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from qlik_tutorial.errors import TenantURLError
+from qlik_tutorial.tenant import is_loopback, tenant_origin, token_endpoint
+
+ORIGIN = "https://acme.eu.qlikcloud.com"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "acme.eu.qlikcloud.com",
+        "acme.eu.qlikcloud.com/",
+        "https://acme.eu.qlikcloud.com",
+        "https://acme.eu.qlikcloud.com/",
+        "https://acme.eu.qlikcloud.com/hub/spaces?x=1#top",
+        "  HTTPS://ACME.eu.QlikCloud.com  ",
+        "https://acme.eu.qlikcloud.com:443",
+    ],
+)
+def test_origin_normalised(text: str) -> None:
+    assert tenant_origin(text) == ORIGIN
+
+
+def test_origin_keeps_port() -> None:
+    assert tenant_origin("acme.eu.qlikcloud.com:8443") == f"{ORIGIN}:8443"
+
+
+@pytest.mark.parametrize(
+    ("text", "origin"),
+    [
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+        ("http://localhost:9000", "http://localhost:9000"),
+        ("http://[::1]:9000/x", "http://[::1]:9000"),
+        ("http://127.0.0.1:80", "http://127.0.0.1"),
+    ],
+)
+def test_http_loopback_allowed(text: str, origin: str) -> None:
+    assert tenant_origin(text) == origin
+
+
+def test_token_endpoint_exact() -> None:
+    assert token_endpoint("acme.eu.qlikcloud.com/") == f"{ORIGIN}/oauth/token"
+
+
+def test_token_endpoint_drops_path() -> None:
+    url = token_endpoint("https://acme.eu.qlikcloud.com/oauth/token/")
+    assert url == f"{ORIGIN}/oauth/token"
+
+
+@pytest.mark.parametrize(
+    ("text", "symptom"),
+    [
+        ("", "Tenant is empty"),
+        ("   ", "Tenant is empty"),
+        ("ftp://acme.eu.qlikcloud.com", "unsupported scheme"),
+        ("https://", "no host"),
+        ("https:///path", "no host"),
+        ("http://acme.eu.qlikcloud.com", "plain http"),
+        ("http://10.0.0.5:8080", "plain http"),
+        ("https://user:secret@acme.eu.qlikcloud.com", "user information"),
+        ("https://acme.eu.qlikcloud.com:99999", "invalid"),
+    ],
+)
+def test_invalid_tenant(text: str, symptom: str) -> None:
+    with pytest.raises(TenantURLError, match=symptom):
+        tenant_origin(text)
+
+
+def test_userinfo_not_shown() -> None:
+    with pytest.raises(TenantURLError) as caught:
+        tenant_origin("https://user:secret@acme.eu.qlikcloud.com")
+    assert "secret" not in str(caught.value)
+
+
+def test_error_names_fix() -> None:
+    fix = re.escape("Fix: use https://acme.eu.qlikcloud.com")
+    with pytest.raises(TenantURLError, match=fix):
+        tenant_origin("ftp://acme.eu.qlikcloud.com")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("10.0.0.1", False),
+        ("acme.eu.qlikcloud.com", False),
+        ("localhost.example.com", False),
+    ],
+)
+def test_is_loopback(host: str, expected: bool) -> None:
+    assert is_loopback(host) is expected
