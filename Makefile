@@ -38,10 +38,34 @@ typecheck: setup
 pytest: setup
 	$(BIN)/pytest
 
+bench: setup
+	$(BIN)/python benchmarks/bench.py --output build/bench.json
+
 constraints: setup
 	@{ echo "# Versions the kit was tested with. make setup installs with these pins;"; \
 	   echo "# make constraints rewrites this file from the current .venv."; \
 	   $(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check; } > constraints.txt
 
+# ALG reaches the notebooks only when given (make run ALG=ES384, or ALG in
+# the environment), so a key supplied through QLIK_PRIVATE_KEY keeps its alg.
+RUN_ALG = $(if $(filter command line environment,$(origin ALG)),--alg $(ALG))
+
+run: setup
+	$(BIN)/python -m qlik_tutorial.run_notebooks $(RUN_ALG) \
+		--notebooks "$(CURDIR)/notebooks" \
+		--workspace "$(CURDIR)/build/run-workspace" \
+		--output "$(CURDIR)/build/executed"
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
+		"$(CURDIR)/notebooks/01_generate_keys.ipynb"
+
+# Stops the local tenants of the kit's workspaces, then removes build/ (the
+# scratch workspace of make run included). workspace/ and its keys stay.
 clean:
-	@rm -rf build
+	@for folder in "$(CURDIR)/workspace" "$(CURDIR)/build/run-workspace"; do \
+		if [ -d "$$folder/local-tenant" ] && [ -x $(BIN)/qlik-tutorial ]; then \
+			$(BIN)/qlik-tutorial local-tenant stop --workspace "$$folder" || exit 1; \
+		fi; \
+	done
+	rm -rf build
