@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from .errors import TenantURLError
 
-TOKEN_PATH = "/oauth/token"
+TOKEN_PATH = "/oauth/token"  # noqa: S105 (a URL path, not a password)
 EXAMPLE = "acme.eu.qlikcloud.com"
 
 

@@ -1,0 +1,5 @@
+"""Run the local tenant's commands: ``python -m qlik_tutorial.local_tenant``."""
+
+from .cli import main
+
+raise SystemExit(main())
