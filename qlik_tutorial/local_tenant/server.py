@@ -127,7 +127,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                     "local-tenant/local-tenant.log in the workspace and report it",
                 )
             )
-        self._send(response)
+        # Logged before the response is sent, so a client that has its
+        # response can rely on the log line being written.
         logger.info(
             "%s %s %d client=%s error=%s %.1f ms",
             self.command,
@@ -137,6 +138,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             response.error_code or "-",
             (time.perf_counter() - started) * 1000,
         )
+        self._send(response)
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding"):
