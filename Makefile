@@ -56,9 +56,12 @@ run: setup
 		--workspace "$(CURDIR)/build/run-workspace" \
 		--output "$(CURDIR)/build/executed"
 
+# Jupyter refuses to run as root unless told; containers often run as root.
+LAB_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
-		"$(CURDIR)/notebooks/01_generate_keys.ipynb"
+		--LabApp.default_url=/lab/tree/notebooks/01_generate_keys.ipynb $(LAB_ROOT)
 
 # Stops the local tenants of the kit's workspaces, then removes build/ (the
 # scratch workspace of make run included). workspace/ and its keys stay.

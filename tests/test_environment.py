@@ -11,12 +11,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _normalized(name: str) -> str:
+    """Return the PEP 503 form of a package name, which conda and pip share."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _constraints() -> dict[str, str]:
     pins = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==(\S+)", line.strip())
         if match:
-            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+            pins[_normalized(match.group(1))] = match.group(2)
     return pins
 
 
@@ -26,7 +31,7 @@ def _conda_pins() -> dict[str, str]:
     for entry in environment["dependencies"]:
         if isinstance(entry, str) and "=" in entry:
             name, version = entry.split("=", 1)
-            pins[name.lower()] = version
+            pins[_normalized(name)] = version
     return pins
 
 
@@ -45,7 +50,7 @@ def test_conda_pins_match_constraints() -> None:
 def test_conda_lists_every_runtime_dependency() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {
-        re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower()
+        _normalized(re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0])
         for requirement in project["dependencies"]
     }
     missing = names - set(_conda_pins())

@@ -1,0 +1,614 @@
+"""The step notebooks: committed clean, and run end to end with papermill.
+
+Each chain executes 01 to 05 in order in a fresh workspace against the local
+tenant and records what every step left behind. RS256 runs with widgets
+(``interactive=True``), RS512 with an expired assertion put in place before
+step 04, and ES384 through `run_steps`, the driver of ``make run``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import pytest
+import requests
+
+from qlik_tutorial import local_tenant
+from qlik_tutorial.assertion import build_client_assertion, decode_assertion
+from qlik_tutorial.keys import SigningKey
+from qlik_tutorial.notebook import METADATA_KEY, PARAMETERS, SUMMARY_MIMETYPE
+from qlik_tutorial.run_notebooks import (
+    SCRATCH_MARKER,
+    StepFailedError,
+    execute_notebook,
+    run_steps,
+    step_notebooks,
+    step_summary,
+    supports_tenant,
+)
+from qlik_tutorial.tenant import token_endpoint
+from qlik_tutorial.workspace import ClientConfig, Workspace
+
+pytestmark = pytest.mark.notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+STEPS = (
+    "01_generate_keys",
+    "02_register_client",
+    "03_sign_assertion",
+    "04_exchange_token",
+    "05_call_api",
+)
+EXPECTED_PARAMETERS = {
+    "workspace": "None",
+    "tenant": "None",
+    "client_id": "None",
+    "private_key": "None",
+    "alg": "None",
+    "interactive": "True",
+}
+ENVIRONMENT = ("QLIK_TUTORIAL_WORKSPACE", "QLIK_TENANT", "QLIK_CLIENT_ID")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+CELL_TIMEOUT = 60.0
+
+
+def _notebook(name: str) -> Any:
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def _code_cells(notebook: Any) -> list[Any]:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+# --- the committed notebooks ---------------------------------------------------------
+
+
+def test_step_notebooks_in_order() -> None:
+    names = [path.stem for path in step_notebooks(NOTEBOOKS)]
+    assert names[: len(STEPS)] == list(STEPS)
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_committed_without_outputs(name: str) -> None:
+    cells = _code_cells(_notebook(name))
+    assert [cell.outputs for cell in cells if cell.outputs] == []
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_committed_without_execution_counts(name: str) -> None:
+    cells = _code_cells(_notebook(name))
+    assert [cell.execution_count for cell in cells] == [None] * len(cells)
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_committed_kernelspec_python3(name: str) -> None:
+    assert _notebook(name).metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_one_parameters_cell(name: str) -> None:
+    tagged = [
+        cell
+        for cell in _notebook(name).cells
+        if "parameters" in cell.metadata.get("tags", [])
+    ]
+    assert len(tagged) == 1
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_parameters_plain_values(name: str) -> None:
+    cell = next(
+        cell
+        for cell in _notebook(name).cells
+        if "parameters" in cell.metadata.get("tags", [])
+    )
+    statements = ast.parse(cell.source).body
+    values = {}
+    for statement in statements:
+        assert isinstance(statement, ast.Assign)
+        assert isinstance(statement.value, ast.Constant)
+        values[statement.targets[0].id] = statement.value.value  # type: ignore[attr-defined]
+    assert values == {name: None for name in PARAMETERS[:-1]} | {"interactive": True}
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_inspect_reports_parameters(name: str) -> None:
+    found = papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+    defaults = {key: value["default"] for key, value in found.items()}
+    assert defaults == EXPECTED_PARAMETERS
+
+
+@pytest.mark.parametrize(("number", "name"), list(enumerate(STEPS, 1)))
+def test_one_h1_with_step_number(number: int, name: str) -> None:
+    headings = [
+        line
+        for cell in _notebook(name).cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("# ")
+    ]
+    assert len(headings) == 1
+    assert headings[0].startswith(f"# Step {number}:")
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_ends_with_summary_and_next(name: str) -> None:
+    markdown = "\n".join(
+        cell.source for cell in _notebook(name).cells if cell.cell_type == "markdown"
+    )
+    assert "## What you have now" in markdown
+    assert "## Next step" in markdown
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_code_cells_short(name: str) -> None:
+    lengths = [len(cell.source.splitlines()) for cell in _code_cells(_notebook(name))]
+    assert max(lengths) <= 6
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_runs_on_every_tenant(name: str) -> None:
+    path = NOTEBOOKS / f"{name}.ipynb"
+    assert supports_tenant(path, local=False)
+
+
+def test_local_only_metadata(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata[METADATA_KEY] = {"tenants": ["local"]}
+    path = tmp_path / "06_local.ipynb"
+    nbformat.write(notebook, path)
+    assert supports_tenant(path, local=True)
+    assert not supports_tenant(path, local=False)
+
+
+# --- chains against the local tenant ------------------------------------------------
+
+
+@dataclass
+class Chain:
+    """What one run of 01 to 05 left behind, recorded after each step."""
+
+    alg: str
+    workspace: Workspace
+    executed: dict[str, Any] = field(default_factory=dict)
+    modes: dict[str, int] = field(default_factory=dict)
+    client: ClientConfig | None = None
+    admin_view: dict[str, Any] = field(default_factory=dict)
+    assertions: list[str] = field(default_factory=list)
+    token: dict[str, Any] = field(default_factory=dict)
+    summaries: dict[str, str | None] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    tenant_status_after: Any = "not checked"
+
+
+def _record(chain: Chain, step: str) -> None:
+    """Record what ``step`` left in the workspace, while the tenant still runs."""
+    space = chain.workspace
+    if step == "01_generate_keys":
+        for path in (space.private_key, space.public_key, space.public_jwk):
+            chain.modes[path.name] = stat.S_IMODE(path.stat().st_mode)
+        pem = space.private_key.read_text()
+        chain.secrets += [line for line in pem.splitlines() if "-----" not in line]
+    elif step == "02_register_client":
+        chain.client = space.load_client()
+        assert chain.client is not None
+        answer = requests.get(
+            f"{chain.client.tenant}/api/v1/oauth-clients/{chain.client.client_id}",
+            headers={"Authorization": f"Bearer {local_tenant.admin_key(space.root)}"},
+            timeout=10,
+        )
+        chain.admin_view = answer.json()
+        chain.secrets.append(local_tenant.admin_key(space.root))
+    elif step == "03_sign_assertion":
+        chain.modes["assertion.jwt"] = stat.S_IMODE(space.assertion.stat().st_mode)
+        chain.assertions.append(space.load_assertion() or "")
+    elif step == "04_exchange_token":
+        chain.modes["token.json"] = stat.S_IMODE(space.token_json.stat().st_mode)
+        chain.token = json.loads(space.token_json.read_text())
+        chain.assertions.append(space.load_assertion() or "")
+        chain.secrets.append(chain.token["access_token"])
+
+
+def _expire_assertion(space: Workspace) -> None:
+    """Replace step 03's assertion with one that expired 5 minutes ago."""
+    config = space.load_client()
+    assert config is not None
+    key = SigningKey.load(space.private_key, alg=config.alg)
+    past = time.time() - 600
+    expired = build_client_assertion(
+        key, config.client_id, config.tenant, now=lambda: past
+    )
+    space.save_assertion(expired)
+
+
+def _run_directly(
+    chain: Chain, output: Path, *, interactive: bool, expire: bool
+) -> None:
+    parameters = {
+        "workspace": str(chain.workspace.root),
+        "alg": chain.alg,
+        "interactive": interactive,
+    }
+    for step in STEPS:
+        if step == "04_exchange_token" and expire:
+            _expire_assertion(chain.workspace)
+        target = output / f"{step}.ipynb"
+        executed = execute_notebook(
+            NOTEBOOKS / f"{step}.ipynb", target, parameters, cell_timeout=CELL_TIMEOUT
+        )
+        chain.executed[step] = executed
+        chain.summaries[step] = step_summary(executed)
+        _record(chain, step)
+
+
+def _run_with_driver(chain: Chain, output: Path) -> None:
+    def echo(line: str) -> None:
+        chain.lines.append(line)
+        step = line.split()[0]
+        _record(chain, step)
+
+    # Only steps 01 to 05: later notebooks have tests of their own.
+    steps = output.parent / "notebooks"
+    steps.mkdir()
+    for step in STEPS:
+        shutil.copy(NOTEBOOKS / f"{step}.ipynb", steps)
+    run_steps(
+        steps,
+        chain.workspace.root,
+        output,
+        alg=chain.alg,
+        cell_timeout=CELL_TIMEOUT,
+        echo=echo,
+    )
+    for step in STEPS:
+        executed = nbformat.read(output / f"{step}.ipynb", as_version=4)
+        chain.executed[step] = executed
+        chain.summaries[step] = step_summary(executed)
+
+
+@pytest.fixture(scope="module", params=["RS256", "RS512", "ES384"])
+def chain(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Chain]:
+    alg = request.param
+    base = tmp_path_factory.mktemp(f"chain-{alg}")
+    chain = Chain(alg=alg, workspace=Workspace(base / "workspace"))
+    output = base / "executed"
+    output.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in (*ENVIRONMENT, "QLIK_PRIVATE_KEY"):
+            patch.delenv(name, raising=False)
+        try:
+            if alg == "ES384":
+                _run_with_driver(chain, output)
+            else:
+                _run_directly(
+                    chain, output, interactive=alg == "RS256", expire=alg == "RS512"
+                )
+        finally:
+            local_tenant.stop_local_tenant(chain.workspace.root)
+    chain.tenant_status_after = local_tenant.local_tenant_status(chain.workspace.root)
+    yield chain
+
+
+def _outputs(executed: Any) -> list[Any]:
+    return [output for cell in executed.cells for output in cell.get("outputs", [])]
+
+
+def _text_of(executed: Any, marker: str) -> str:
+    """Return the printed text of the first code cell whose source has ``marker``."""
+    cell = next(cell for cell in _code_cells(executed) if marker in cell.source)
+    return "".join(
+        output.get("text", "")
+        for output in cell.outputs
+        if output.output_type == "stream"
+    )
+
+
+def test_chain_private_key_mode(chain: Chain) -> None:
+    assert chain.modes["private_key.pem"] == 0o600
+
+
+def test_chain_public_files_readable(chain: Chain) -> None:
+    assert chain.modes["public_jwk.json"] & 0o044 == 0o044
+
+
+def test_chain_jwk_alg(chain: Chain) -> None:
+    jwk = json.loads(chain.workspace.public_jwk.read_text())
+    assert jwk["alg"] == chain.alg
+
+
+def test_chain_jwk_kid_is_key(chain: Chain) -> None:
+    key = SigningKey.load(chain.workspace.private_key, alg=chain.alg)
+    assert json.loads(chain.workspace.public_jwk.read_text())["kid"] == key.kid
+
+
+def test_chain_client_saved(chain: Chain) -> None:
+    assert chain.client is not None
+    assert (chain.client.alg, chain.client.tenant[:17]) == (
+        chain.alg,
+        "http://127.0.0.1:",
+    )
+
+
+def test_chain_client_registered(chain: Chain) -> None:
+    assert chain.client is not None
+    kids = [jwk["kid"] for jwk in chain.admin_view["publicKeys"]]
+    assert kids == [chain.client.kid]
+
+
+def test_chain_client_allows_private_key_jwt(chain: Chain) -> None:
+    assert chain.admin_view["allowedAuthMethods"] == ["private_key_jwt"]
+
+
+def test_chain_assertion_mode(chain: Chain) -> None:
+    assert chain.modes["assertion.jwt"] == 0o600
+
+
+def test_chain_assertion_claims(chain: Chain) -> None:
+    assert chain.client is not None
+    claims = decode_assertion(chain.assertions[0]).claims
+    assert claims["iss"] == claims["sub"] == chain.client.client_id
+    assert claims["aud"] == token_endpoint(chain.client.tenant)
+    assert claims["exp"] - claims["iat"] == 300
+
+
+def test_chain_assertion_header(chain: Chain) -> None:
+    assert chain.client is not None
+    header = decode_assertion(chain.assertions[0]).header
+    assert (header["alg"], header["kid"]) == (chain.alg, chain.client.kid)
+
+
+def test_chain_token_saved(chain: Chain) -> None:
+    assert chain.modes["token.json"] == 0o600
+    assert chain.token["token_type"].lower() == "bearer"
+    assert chain.token["expires_at"] > time.time()
+
+
+@pytest.mark.parametrize("chain", ["RS512"], indirect=True)
+def test_chain_expired_assertion_replaced(chain: Chain) -> None:
+    text = _text_of(chain.executed["04_exchange_token"], "assertion_for_exchange")
+    assert "expired" in text
+    assert chain.assertions[1] != chain.assertions[0]
+
+
+@pytest.mark.parametrize("chain", ["RS256", "ES384"], indirect=True)
+def test_chain_fresh_assertion_reused(chain: Chain) -> None:
+    assert chain.assertions[1] == chain.assertions[0]
+
+
+def test_chain_redirect_shown(chain: Chain) -> None:
+    text = _text_of(chain.executed["05_call_api"], "allow_redirects=False")
+    assert re.fullmatch(r"301 \S*/api/v1/users/\S+\n", text)
+
+
+def test_chain_user_json(chain: Chain) -> None:
+    user = json.loads(_text_of(chain.executed["05_call_api"], "nb.show_user"))
+    redirect = _text_of(chain.executed["05_call_api"], "allow_redirects=False")
+    assert redirect.strip().endswith(f"/api/v1/users/{user['id']}")
+    assert {"id", "name", "subject", "tenantId"} <= set(user)
+
+
+def test_chain_summaries(chain: Chain) -> None:
+    assert chain.client is not None
+    summaries = chain.summaries
+    assert summaries["01_generate_keys"] == (
+        f"{chain.alg} key pair, kid {chain.client.kid}"
+    )
+    assert chain.client.client_id in (summaries["02_register_client"] or "")
+    assert "assertion expires" in (summaries["03_sign_assertion"] or "")
+    assert "token valid for 360 min" in (summaries["04_exchange_token"] or "")
+    assert (summaries["05_call_api"] or "").startswith("user ")
+
+
+def test_chain_widgets_only_interactive(chain: Chain) -> None:
+    views = [
+        output
+        for step in ("01_generate_keys", "02_register_client")
+        for output in _outputs(chain.executed[step])
+        if WIDGET_VIEW in output.get("data", {})
+    ]
+    assert bool(views) == (chain.alg == "RS256")
+
+
+def test_chain_no_secret_in_outputs(chain: Chain) -> None:
+    secrets = [*chain.secrets, *chain.assertions]
+    for step, executed in chain.executed.items():
+        text = nbformat.writes(executed)
+        leaked = [secret[:12] for secret in secrets if secret and secret in text]
+        assert leaked == [], step
+
+
+def test_chain_token_shown_masked(chain: Chain) -> None:
+    text = _text_of(chain.executed["04_exchange_token"], "nb.show_token")
+    assert chain.token["access_token"][:10] + "…" in text
+
+
+def test_chain_tenant_stopped(chain: Chain) -> None:
+    assert chain.tenant_status_after is None
+
+
+@pytest.mark.parametrize("chain", ["ES384"], indirect=True)
+def test_driver_prints_step_lines(chain: Chain) -> None:
+    assert [line.split()[0] for line in chain.lines] == list(STEPS)
+    assert chain.lines[0].endswith(chain.summaries["01_generate_keys"] or "-")
+
+
+@pytest.mark.parametrize("chain", ["ES384"], indirect=True)
+def test_driver_marks_scratch(chain: Chain) -> None:
+    assert (chain.workspace.root / SCRATCH_MARKER).exists()
+
+
+# --- the driver's failures ------------------------------------------------------------
+
+
+def _write_steps(folder: Path, sources: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, source in sources.items():
+        notebook = nbformat.v4.new_notebook()
+        parameters = nbformat.v4.new_code_cell("workspace = None\ninteractive = True")
+        parameters.metadata["tags"] = ["parameters"]
+        notebook.cells = [parameters, nbformat.v4.new_code_cell(source)]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "P"}
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    return folder
+
+
+def test_driver_stops_at_failing_cell(tmp_path: Path) -> None:
+    folder = _write_steps(
+        tmp_path / "steps",
+        {"01_fail": "raise ValueError('broken on purpose')", "02_never": "1"},
+    )
+    with pytest.raises(StepFailedError) as caught:
+        run_steps(
+            folder,
+            tmp_path / "ws",
+            tmp_path / "out",
+            tenant="acme.eu.qlikcloud.com",
+            echo=lambda line: None,
+        )
+    assert "01_fail failed in cell" in str(caught.value)
+    assert "ValueError: broken on purpose" in str(caught.value)
+    assert not (tmp_path / "out" / "02_never.ipynb").exists()
+
+
+def test_driver_skips_local_only(tmp_path: Path) -> None:
+    folder = _write_steps(tmp_path / "steps", {"01_any": "1", "02_local": "2"})
+    notebook = nbformat.read(folder / "02_local.ipynb", as_version=4)
+    notebook.metadata[METADATA_KEY] = {"tenants": ["local"]}
+    nbformat.write(notebook, folder / "02_local.ipynb")
+    lines: list[str] = []
+    run_steps(
+        folder,
+        tmp_path / "ws",
+        tmp_path / "out",
+        tenant="acme.eu.qlikcloud.com",
+        echo=lines.append,
+    )
+    assert "skipped" in lines[1]
+    assert not (tmp_path / "out" / "02_local.ipynb").exists()
+
+
+def test_driver_keeps_foreign_workspace(tmp_path: Path) -> None:
+    learner = tmp_path / "workspace"
+    learner.mkdir()
+    (learner / "private_key.pem").write_text("kept")
+    folder = _write_steps(tmp_path / "steps", {"01_any": "1"})
+    with pytest.raises(Exception, match="did not create"):
+        run_steps(folder, learner, tmp_path / "out", tenant="acme.eu.qlikcloud.com")
+    assert (learner / "private_key.pem").read_text() == "kept"
+
+
+def test_chain_summary_mimetype(chain: Chain) -> None:
+    bundles = [
+        output["data"][SUMMARY_MIMETYPE]
+        for output in _outputs(chain.executed["01_generate_keys"])
+        if SUMMARY_MIMETYPE in output.get("data", {})
+    ]
+    assert [bundle["alg"] for bundle in bundles] == [chain.alg]
+
+
+@pytest.fixture
+def stand_in_tenant(tmp_path: Path) -> Iterator[tuple[str, str, SigningKey]]:
+    """A local tenant of another workspace, playing a real tenant.
+
+    It yields the tenant URL, a registered client ID and that client's key.
+    """
+    root = tmp_path / "stand-in"
+    root.mkdir()
+    try:
+        url = local_tenant.ensure_local_tenant(root)
+        key = SigningKey.generate("ES384")
+        client_id = local_tenant.register_client(root, key.public_jwk)
+        yield url, client_id, key
+    finally:
+        local_tenant.stop_local_tenant(root)
+
+
+def test_driver_real_tenant_from_environment(
+    tmp_path: Path,
+    stand_in_tenant: tuple[str, str, SigningKey],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, client_id, key = stand_in_tenant
+    monkeypatch.delenv("QLIK_TUTORIAL_WORKSPACE", raising=False)
+    monkeypatch.setenv("QLIK_TENANT", url)
+    monkeypatch.setenv("QLIK_CLIENT_ID", client_id)
+    monkeypatch.setenv("QLIK_PRIVATE_KEY", key.private_pem().decode())
+    steps = tmp_path / "notebooks"
+    steps.mkdir()
+    for step in STEPS:
+        shutil.copy(NOTEBOOKS / f"{step}.ipynb", steps)
+    local_only = nbformat.v4.new_notebook()
+    local_only.metadata[METADATA_KEY] = {"tenants": ["local"]}
+    nbformat.write(local_only, steps / "06_local_only.ipynb")
+    lines: list[str] = []
+
+    run_steps(steps, tmp_path / "ws", tmp_path / "out", echo=lines.append)
+
+    space = Workspace(tmp_path / "ws")
+    assert space.load_client() == ClientConfig(url, client_id, "ES384", key.kid)
+    assert not space.local_tenant_dir.exists()
+    assert lines[-1].startswith("06_local_only")
+    assert "skipped" in lines[-1]
+    assert lines[4].startswith("05_call_api       ")
+    executed = nbformat.read(tmp_path / "out" / "01_generate_keys.ipynb", as_version=4)
+    assert "from QLIK_PRIVATE_KEY" in _text_of(executed, "prepare_key")
+    registration = nbformat.read(
+        tmp_path / "out" / "02_register_client.ipynb", as_version=4
+    )
+    assert "[ ]  3. Click Create new" in _text_of(registration, "show_checklist")
+
+
+# --- the make targets, as dry runs ---------------------------------------------------
+
+
+def _make_dry_run(*arguments: str) -> str:
+    completed = subprocess.run(
+        ["make", "--dry-run", "--no-print-directory", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={key: value for key, value in os.environ.items() if key != "ALG"},
+    )
+    return completed.stdout
+
+
+def test_make_run_passes_alg() -> None:
+    assert "run_notebooks --alg ES384" in _make_dry_run("run", "ALG=ES384")
+
+
+def test_make_run_leaves_alg_unset() -> None:
+    assert "--alg" not in _make_dry_run("run")
+
+
+def test_make_run_uses_scratch_workspace() -> None:
+    assert f'--workspace "{ROOT}/build/run-workspace"' in _make_dry_run("run")
+
+
+def test_make_lab_binds_loopback() -> None:
+    commands = _make_dry_run("lab")
+    assert "--ServerApp.ip=127.0.0.1" in commands
+    assert "/lab/tree/notebooks/01_generate_keys.ipynb" in commands
+
+
+def test_make_clean_keeps_workspace() -> None:
+    removals = [line for line in _make_dry_run("clean").splitlines() if "rm " in line]
+    assert removals == ["rm -rf build"]
