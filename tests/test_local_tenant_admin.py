@@ -21,6 +21,7 @@ from local_tenant_helpers import (
 )
 
 from qlik_tutorial.local_tenant import admin_key
+from qlik_tutorial.local_tenant.state import StateFiles
 
 CLIENTS = "/api/v1/oauth-clients"
 COUNTS = "/api/v1/local-tenant/token-requests"
@@ -68,6 +69,27 @@ def test_admin_key_required(tenant: Tenant, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     response = tenant.session.get(tenant.url + CLIENTS, headers=headers, timeout=10)
     assert error_of(response) == (401, "AUTH-10")
+
+
+def test_empty_admin_key_file_not_open(tmp_path: Path) -> None:
+    files = StateFiles.for_workspace(tmp_path / "workspace")
+    files.ensure()
+    files.admin_key.write_text("\n")
+    with local_tenant(files.workspace) as tenant:
+        response = tenant.session.get(
+            tenant.url + CLIENTS, headers={"Authorization": "Bearer"}, timeout=10
+        )
+    assert error_of(response) == (401, "AUTH-10")
+
+
+def test_admin_key_in_path_not_echoed(
+    tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="qlik_tutorial")
+    response = tenant.admin("GET", f"{CLIENTS}/{tenant.admin_key}")
+    assert error_of(response) == (404, "HTTP-404")
+    assert tenant.admin_key not in response.text
+    assert tenant.admin_key not in caplog.text
 
 
 def test_access_token_not_admin_key(tenant: Tenant, client: RegisteredClient) -> None:
@@ -215,6 +237,33 @@ def test_missing_key_list_rejected(tenant: Tenant, keys: Any) -> None:
     assert error_of(tenant.admin("POST", CLIENTS, body)) == (400, "OAUTH-40")
 
 
+def _private_ec_jwk() -> dict[str, Any]:
+    jwk = public_jwk(ec_key(), "ES384")
+    jwk["d"] = b64url(ec_key().private_numbers().private_value.to_bytes(48, "big"))
+    return jwk
+
+
+PRIVATE_JWK_REQUESTS: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+    "body-list": ("POST", lambda jwk: [jwk]),
+    "keys-object": ("POST", lambda jwk: client_body(**{"publicKeys": jwk})),
+    "patch-object": ("PATCH", lambda jwk: {"op": "add", "value": jwk}),
+    "patch-no-path": ("PATCH", lambda jwk: [{"op": "add", "value": jwk}]),
+    "patch-bad-op": ("PATCH", lambda jwk: [{"op": "copy", "value": jwk}]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PRIVATE_JWK_REQUESTS))
+def test_private_jwk_not_echoed(
+    tenant: Tenant, client: RegisteredClient, case: str
+) -> None:
+    method, make_body = PRIVATE_JWK_REQUESTS[case]
+    jwk = _private_ec_jwk()
+    path = CLIENTS if method == "POST" else f"{CLIENTS}/{client.client_id}"
+    response = tenant.admin(method, path, make_body(jwk))
+    assert response.status_code == 400
+    assert jwk["d"] not in response.text
+
+
 # Other body checks
 
 
@@ -291,12 +340,24 @@ def test_patch_bad_jwk_keeps_client(tenant: Tenant, client: RegisteredClient) ->
         [{"op": "replace", "path": "/clientId", "value": "mine"}],
         [{"op": "move", "path": "/enabled", "from": "/x"}],
         [{"op": "remove", "path": "/publicKeys/5"}],
+        [{"op": "remove", "path": "/publicKeys/\u00b2"}],
+        [{"op": "remove", "path": "/publicKeys/00"}],
         [{"op": "test", "path": "/enabled", "value": False}],
         [{"op": "replace", "path": "/enabled"}],
         {"op": "replace", "path": "/enabled", "value": False},
         [],
     ],
-    ids=["read-only", "move", "bad-index", "test-fails", "no-value", "object", "empty"],
+    ids=[
+        "read-only",
+        "move",
+        "bad-index",
+        "superscript-index",
+        "leading-zero-index",
+        "test-fails",
+        "no-value",
+        "object",
+        "empty",
+    ],
 )
 def test_bad_patch_rejected(
     tenant: Tenant, client: RegisteredClient, patch: Any

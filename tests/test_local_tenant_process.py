@@ -186,6 +186,16 @@ def test_stop_when_stopped(workspace: Path) -> None:
     assert stop_local_tenant(workspace) is False
 
 
+def test_copied_workspace_not_shared(workspace: Path, tmp_path: Path) -> None:
+    ensure_local_tenant(workspace)
+    pid = recorded_pid(workspace)
+    copy = tmp_path / "copy"
+    shutil.copytree(workspace, copy)
+    assert local_tenant_status(copy) is None
+    assert stop_local_tenant(copy) is False
+    assert pid_alive(pid)
+
+
 def test_listens_on_loopback_only(workspace: Path) -> None:
     url = ensure_local_tenant(workspace)
     addresses = listening_addresses(recorded_pid(workspace))

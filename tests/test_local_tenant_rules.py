@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -268,6 +269,23 @@ def test_assertion_in_client_id_not_echoed(
     assert assertion.split(".")[1] not in response.text
 
 
+def test_token_as_client_id_not_echoed(
+    tenant: Tenant, client: RegisteredClient
+) -> None:
+    token = tenant.post_token(client).json()["access_token"]
+    response = tenant.post_token(client, client_id=token)
+    check_rejected(response, 401, "OAUTH-14")
+    assert token not in response.text
+    assert token[:8] in detail_of(response)
+
+
+def test_token_as_sub_not_echoed(tenant: Tenant, client: RegisteredClient) -> None:
+    token = tenant.post_token(client).json()["access_token"]
+    response = tenant.post_token(client, client.assertion(sub=token))
+    check_rejected(response, 401, "OAUTH-25")
+    assert token not in response.text
+
+
 def test_disabled_client_rejected(tenant: Tenant) -> None:
     client = tenant.register(enabled=False)
     check_rejected(tenant.post_token(client), 401, "OAUTH-15")
@@ -363,7 +381,7 @@ def test_iss_not_client_field_rejected(
     check_rejected(response, 401, "OAUTH-26")
 
 
-AUDIENCES = {
+AUDIENCES: dict[str, Callable[[Tenant], str]] = {
     "trailing-slash": lambda tenant: tenant.token_url + "/",
     "origin-only": lambda tenant: tenant.url,
     "localhost": lambda tenant: tenant.token_url.replace("127.0.0.1", "localhost"),
@@ -479,6 +497,26 @@ def test_missing_iss_without_client_id(
 def test_text_exp_rejected(tenant: Tenant, client: RegisteredClient) -> None:
     response = tenant.post_token(client, client.assertion(exp="soon"))
     check_rejected(response, 401, "OAUTH-33")
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_huge_time_claim_rejected(
+    tenant: Tenant, client: RegisteredClient, claim: str
+) -> None:
+    huge: dict[str, Any] = {claim: 10**400}  # more than a float can hold
+    response = tenant.post_token(client, client.assertion(**huge))
+    check_rejected(response, 401, "OAUTH-33")
+    assert repr(claim) in detail_of(response)
+
+
+def test_fractional_lifetime_shown(
+    tenant: Tenant, client: RegisteredClient, clock: Clock
+) -> None:
+    issued = int(clock.now)
+    assertion = client.assertion(iat=issued, exp=issued + 300.5)
+    response = tenant.post_token(client, assertion)
+    check_rejected(response, 401, "OAUTH-29")
+    assert "exp - iat is 300.5 s" in detail_of(response)
 
 
 # Rate limit

@@ -139,6 +139,32 @@ def test_wrong_method_not_allowed(tenant: Tenant) -> None:
     assert response.headers["Allow"] == "POST"
 
 
+def test_options_not_allowed(tenant: Tenant) -> None:
+    response = tenant.session.options(tenant.token_url, timeout=10)
+    assert error_of(response) == (405, "HTTP-405")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_token_in_path_not_echoed(
+    tenant: Tenant, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="qlik_tutorial")
+    response = tenant.get(f"/api/v1/users/{token}", token)
+    assert error_of(response) == (404, "HTTP-404")
+    assert token not in response.text
+    assert token not in caplog.text
+
+
+def test_token_in_unknown_path_not_echoed(
+    tenant: Tenant, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="qlik_tutorial")
+    response = tenant.get(f"/api/v2/{token}/me")
+    assert error_of(response) == (404, "HTTP-404")
+    assert token not in response.text
+    assert token not in caplog.text
+
+
 def test_error_body_shape(tenant: Tenant) -> None:
     body = tenant.get("/api/v1/users/me").json()
     assert set(body) == {"errors", "traceId"}

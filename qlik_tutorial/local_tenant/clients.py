@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,9 @@ EDITABLE_MEMBERS = (
     "enabled",
 )
 READ_ONLY_MEMBERS = ("clientId", "appType", "userId", "createdAt")
+
+# An array index in a JSON pointer: ASCII digits without leading zeros (RFC 6901).
+_ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
 
 
 @dataclass(frozen=True)
@@ -337,7 +341,7 @@ def _apply_to_list(
 
 def _list_index(items: list[Any], token: str, index: int, *, allow_end: bool) -> int:
     limit = len(items) if allow_end else len(items) - 1
-    if not token.isdigit() or int(token) > limit:
+    if not _ARRAY_INDEX.fullmatch(token) or int(token) > limit:
         raise Rejection(
             "OAUTH-1",
             f"Patch operation {index} uses list index {token!r} of {len(items)} "

@@ -120,22 +120,89 @@ CODES: dict[str, ErrorCode] = {row.code: row for row in _TABLE}
 # Qlik documents these two; the rest of the table is the local tenant's choice.
 QLIK_DOCUMENTED = frozenset({"OAUTH-14", "HTTP-429"})
 
+# Members of a private JWK, whose values are key material.
+PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+
 _SHOWN_LENGTH = 80
+_SHOWN_ITEMS = 8
+_SHOWN_DEPTH = 3
+_SHOWN_PATH_LENGTH = 120
+# Client IDs are 32 hex characters and user IDs 24, so a longer value in
+# the place of an ID is likely an access token, admin key or assertion.
+MAX_ID_LENGTH = 32
+
+
+def _cut(text: str) -> str:
+    return f"{text[:8]!r}…({len(text)} chars)"
+
+
+def _more(items: dict[Any, Any] | list[Any]) -> list[str]:
+    return [f"… {len(items)} in all"] if len(items) > _SHOWN_ITEMS else []
 
 
 def show(value: object) -> str:
-    """Quote a request value for an error detail or log line, never leaking a JWS.
+    """Quote a request value for an error detail or log line, never leaking a secret.
 
     Text that looks like a compact JWS (an assertion or a JWT access token
     pasted into the wrong field) and overlong text are cut to their first
-    characters and their length, so a detail never repeats a secret.
+    characters and their length. In a JSON object the values of private JWK
+    members (``d``, ``p``, ``q``, ...) are left out, and long or deep objects
+    and lists are shortened, so a detail never repeats key material.
     """
-    if not isinstance(value, str):
+    return _show(value, 0)
+
+
+def _show(value: object, depth: int) -> str:
+    if isinstance(value, str):
+        looks_like_jws = value.count(".") == 2 and value.startswith("eyJ")
+        if looks_like_jws or len(value) > _SHOWN_LENGTH:
+            return _cut(value)
         return repr(value)
-    looks_like_jws = value.count(".") == 2 and value.startswith("eyJ")
-    if looks_like_jws or len(value) > _SHOWN_LENGTH:
-        return f"{value[:8]!r}…({len(value)} chars)"
-    return repr(value)
+    if isinstance(value, dict):
+        if depth >= _SHOWN_DEPTH:
+            return "{…}"
+        parts = []
+        for name, item in list(value.items())[:_SHOWN_ITEMS]:
+            rendered = "…" if name in PRIVATE_JWK_MEMBERS else _show(item, depth + 1)
+            parts.append(f"{_show(name, depth)}: {rendered}")
+        return "{" + ", ".join(parts + _more(value)) + "}"
+    if isinstance(value, list):
+        if depth >= _SHOWN_DEPTH:
+            return "[…]"
+        parts = [_show(item, depth + 1) for item in value[:_SHOWN_ITEMS]]
+        return "[" + ", ".join(parts + _more(value)) + "]"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_LENGTH else _cut(text)
+
+
+def show_id(value: object) -> str:
+    """Quote a value given as an ID (client ID, ``iss``, ``sub``, path segment).
+
+    A string longer than an ID can be is cut like a secret, so an access
+    token or admin key pasted in place of a client ID is never repeated.
+    """
+    if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+        return _cut(value)
+    return show(value)
+
+
+def show_path(path: str) -> str:
+    """Return a request path for a detail or log line, secret-like segments cut.
+
+    A segment longer than an ID, or one that starts like a JWS (``eyJ``), is
+    cut to its first characters and its length, and so is a path of more
+    than 120 characters.
+    """
+    segments = [
+        f"{segment[:8]}…({len(segment)} chars)"
+        if len(segment) > MAX_ID_LENGTH or segment.startswith("eyJ")
+        else segment
+        for segment in path.split("/")
+    ]
+    shown = "/".join(segments)
+    if len(shown) > _SHOWN_PATH_LENGTH:
+        shown = shown[:_SHOWN_PATH_LENGTH] + f"…({len(path)} chars)"
+    return shown
 
 
 class Rejection(Exception):

@@ -21,11 +21,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .codes import Rejection, show
+from .codes import PRIVATE_JWK_MEMBERS, Rejection, show
 
 SUPPORTED_ALGS = ("RS256", "RS512", "ES384")
 ALG_KTY = {"RS256": "RSA", "RS512": "RSA", "ES384": "EC"}
-PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 16384
 EC_CURVE = "P-384"
@@ -91,7 +90,7 @@ def check_jwk(jwk: object, where: str = "publicKeys[0]") -> dict[str, Any]:
             f"is {show(jwk)}, not a JSON object",
             "paste the public JWK object, starting with '{'",
         )
-    leaked = [name for name in PRIVATE_MEMBERS if name in jwk]
+    leaked = [name for name in PRIVATE_JWK_MEMBERS if name in jwk]
     if leaked:
         raise _reject(
             where,

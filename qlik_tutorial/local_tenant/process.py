@@ -130,9 +130,16 @@ def is_healthy(url: str, instance_id: object) -> bool:
 
 
 def live_record(files: StateFiles) -> dict[str, Any] | None:
-    """Return ``server.json`` when its process is still running, else None."""
+    """Return ``server.json`` when its process is still running, else None.
+
+    A record written for another workspace folder, such as one copied with
+    the workspace while its server ran, names that folder's server and is
+    ignored, so the copy never uses or stops it.
+    """
     record = files.read_record()
     if not record or not record.get("running"):
+        return None
+    if record.get("workspace") != str(files.workspace):
         return None
     pid = record.get("pid")
     if not isinstance(pid, int) or not _pid_alive(pid):

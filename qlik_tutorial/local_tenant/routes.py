@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from .clients import OAuthClient, apply_patch, client_from_body
-from .codes import Rejection, show
+from .codes import Rejection, show, show_id, show_path
 from .issuer import TokenIssuer
 from .settings import OPTIONS_BY_MEMBER, Settings, convert
 from .state import StateFiles, read_admin_key
@@ -138,16 +138,16 @@ class Routes:
                     return Response.rejected(
                         Rejection(
                             "HTTP-405",
-                            f"{request.method} is not allowed on {show(request.path)}. "
-                            f"Fix: use {allowed}",
+                            f"{request.method} is not allowed on "
+                            f"{show_path(request.path)!r}. Fix: use {allowed}",
                         ),
                         {"Allow": allowed},
                     )
                 return handler(request, match)
             raise Rejection(
                 "HTTP-404",
-                f"Path {show(request.path)} does not exist. Fix: use /oauth/token or "
-                "/api/v1/users/me (GET / lists the endpoints)",
+                f"Path {show_path(request.path)!r} does not exist. Fix: use "
+                "/oauth/token or /api/v1/users/me (GET / lists the endpoints)",
             )
         except Rejection as rejection:
             return Response.rejected(rejection)
@@ -224,7 +224,7 @@ class Routes:
         if user is None or user.id != record.user_id:
             rejection = Rejection(
                 "HTTP-404",
-                f"User {show(match['id'])} was not found. Fix: call "
+                f"User {show_id(match['id'])} was not found. Fix: call "
                 "/api/v1/users/me to find the token's user",
             )
             rejection.client_id = record.client_id
@@ -238,8 +238,12 @@ class Routes:
     def _check_admin(self, request: Request) -> None:
         scheme, _, key = request.header("Authorization").partition(" ")
         expected = read_admin_key(self.files)
-        valid = scheme.lower() == "bearer" and hmac.compare_digest(
-            key.strip().encode("utf-8"), expected.encode("utf-8")
+        valid = (
+            bool(expected)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(
+                key.strip().encode("utf-8"), expected.encode("utf-8")
+            )
         )
         if not valid:
             raise Rejection(
@@ -261,7 +265,7 @@ class Routes:
         if client is None:
             raise Rejection(
                 "HTTP-404",
-                f"OAuth client {show(client_id)} was not found. Fix: list clients "
+                f"OAuth client {show_id(client_id)} was not found. Fix: list clients "
                 "with GET /api/v1/oauth-clients",
             )
         return client

@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl
 import jwt
 
 from .clients import OAuthClient
-from .codes import Rejection, show
+from .codes import Rejection, show, show_id
 from .jwks import SUPPORTED_ALGS, decode_base64url, public_key
 
 GRANT_TYPE = "client_credentials"
@@ -225,7 +225,7 @@ def client_id_of(request: TokenRequest, assertion: Assertion) -> str:
     if not isinstance(issuer, str) or not issuer:
         raise Rejection(
             "OAUTH-33",
-            f"Claim 'iss' is {show(issuer)} and no client_id field was sent. "
+            f"Claim 'iss' is {show_id(issuer)} and no client_id field was sent. "
             "Fix: set iss and sub to the client ID",
         )
     return issuer
@@ -234,7 +234,7 @@ def client_id_of(request: TokenRequest, assertion: Assertion) -> str:
 def unknown_client(client_id: str) -> Rejection:
     return Rejection(
         "OAUTH-14",
-        f"Client ID {show(client_id)} is not registered on this tenant. Fix: copy "
+        f"Client ID {show_id(client_id)} is not registered on this tenant. Fix: copy "
         "the Client ID of the OAuth client and check the client exists",
     )
 
@@ -331,11 +331,24 @@ def _number(claims: Mapping[str, Any], name: str) -> float:
             f"Claim {name!r} is {show(value)}, not a number. Fix: set {name} to "
             "Unix time in seconds, such as int(time.time())",
         )
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf  # an integer too large for a float
+    if not math.isfinite(number):
         raise Rejection(
-            "OAUTH-33", f"Claim {name!r} is not finite. Fix: use Unix seconds"
+            "OAUTH-33",
+            f"Claim {name!r} is not a finite number of seconds. Fix: set {name} to "
+            "Unix time in seconds, such as int(time.time())",
         )
-    return float(value)
+    return number
+
+
+def _seconds(value: float) -> str:
+    """Format seconds for a detail: 300, 300.5, -10, 1796400000, 1e+308."""
+    if abs(value) >= 1e12:
+        return f"{value:.6g}"
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -364,14 +377,14 @@ def check_claims(assertion: Assertion, check: ClaimCheck) -> tuple[str, float]:
     if check.client_id_field is not None and issuer != check.client_id_field:
         raise Rejection(
             "OAUTH-26",
-            f"Claim iss {show(issuer)} differs from the client_id field "
-            f"{show(check.client_id_field)}. Fix: {_CLIENT_FIX}",
+            f"Claim iss {show_id(issuer)} differs from the client_id field "
+            f"{show_id(check.client_id_field)}. Fix: {_CLIENT_FIX}",
         )
     for name, value in (("iss", issuer), ("sub", subject)):
         if value != check.client_id:
             raise Rejection(
                 "OAUTH-25",
-                f"Claim {name} {show(value)} is not the client ID "
+                f"Claim {name} {show_id(value)} is not the client ID "
                 f"{show(check.client_id)}. Fix: {_CLIENT_FIX}",
             )
 
@@ -403,29 +416,29 @@ def _check_times(
     if now > expires + leeway:
         raise Rejection(
             "OAUTH-28",
-            f"Claim exp {expires:.0f} passed {now - expires:.0f} s ago (leeway "
+            f"Claim exp {_seconds(expires)} passed {now - expires:.0f} s ago (leeway "
             f"{leeway:.0f} s). Fix: sign a new assertion for every token request "
             "and check the clock",
         )
     if expires - issued > MAX_LIFETIME or expires <= issued:
         raise Rejection(
             "OAUTH-29",
-            f"exp - iat is {expires - issued:.0f} s. Fix: set exp to iat plus 1 to "
-            f"{MAX_LIFETIME} seconds",
+            f"exp - iat is {_seconds(expires - issued)} s. Fix: set exp to iat "
+            f"plus 1 to {MAX_LIFETIME} seconds",
         )
     if issued > now + leeway:
         raise Rejection(
             "OAUTH-30",
-            f"Claim iat {issued:.0f} is {issued - now:.0f} s in the future (leeway "
-            f"{leeway:.0f} s). Fix: set iat to the current Unix time and sync the "
-            "clock (NTP)",
+            f"Claim iat {_seconds(issued)} is {issued - now:.0f} s in the future "
+            f"(leeway {leeway:.0f} s). Fix: set iat to the current Unix time and "
+            "sync the clock (NTP)",
         )
     if "nbf" in claims:
         not_before = _number(claims, "nbf")
         if not_before > now + leeway:
             raise Rejection(
                 "OAUTH-30",
-                f"Claim nbf {not_before:.0f} is {not_before - now:.0f} s in the "
+                f"Claim nbf {_seconds(not_before)} is {not_before - now:.0f} s in the "
                 f"future (leeway {leeway:.0f} s). Fix: drop nbf or set it to iat",
             )
 

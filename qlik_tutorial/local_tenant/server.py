@@ -3,7 +3,8 @@
 It binds to 127.0.0.1 only: no option takes another address. Each request
 runs in its own thread and is logged as one INFO line on this module's
 logger (method, path, status, client ID, error code, duration in ms), never
-with a header or body, so no token, assertion or admin key reaches the log.
+with a header or body. Path segments longer than an ID are cut (`show_path`),
+so no token, assertion or admin key reaches the log.
 
     with running_server(StateFiles(tmp / "local-tenant"), Settings()) as server:
         requests.get(server.url)
@@ -23,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .codes import Rejection, show
+from .codes import Rejection, show, show_path
 from .routes import Request, Response, Routes
 from .settings import Settings
 from .state import StateFiles, read_admin_key
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 256 * 1024
-_SHOWN_PATH_LENGTH = 120
 
 
 class LocalTenantServer(ThreadingHTTPServer):
@@ -107,6 +107,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._handle()
 
+    def do_OPTIONS(self) -> None:
+        self._handle()
+
     def _handle(self) -> None:
         started = time.perf_counter()
         self.server.last_request = time.monotonic()
@@ -119,7 +122,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         except Rejection as rejection:
             response = Response.rejected(rejection)
         except Exception:
-            logger.exception("request %s %s failed", self.command, _shown_path(path))
+            logger.exception("request %s %s failed", self.command, show_path(path))
             response = Response.rejected(
                 Rejection(
                     "HTTP-500",
@@ -132,7 +135,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         logger.info(
             "%s %s %d client=%s error=%s %.1f ms",
             self.command,
-            _shown_path(path),
+            show_path(path),
             response.status,
             response.client_id or "-",
             response.error_code or "-",
@@ -192,20 +195,6 @@ class RequestHandler(BaseHTTPRequestHandler):
         # Only malformed requests get here, and their arguments may contain the
         # raw request line (a path can hold a pasted token), so none is logged.
         logger.info("malformed HTTP request rejected")
-
-
-def _shown_path(path: str) -> str:
-    """Return the path for the log, with JWS-like segments and excess cut."""
-    segments = [
-        f"{segment[:8]}…({len(segment)} chars)"
-        if segment.startswith("eyJ")
-        else segment
-        for segment in path.split("/")
-    ]
-    shown = "/".join(segments)
-    if len(shown) > _SHOWN_PATH_LENGTH:
-        shown = shown[:_SHOWN_PATH_LENGTH] + f"…({len(path)} chars)"
-    return shown
 
 
 @contextlib.contextmanager

@@ -132,18 +132,25 @@ class StateFiles:
 
 
 def read_admin_key(files: StateFiles) -> str:
-    """Return the admin key, creating the 0600 key file on first use."""
+    """Return the admin key, creating the 0600 key file on first use.
+
+    An empty key file holds no key, so it is replaced by a new key: an empty
+    key would let any request with ``Authorization: Bearer`` use the admin API.
+    """
+    key: str | None
     try:
-        return files.admin_key.read_text(encoding="utf-8").strip()
+        key = files.admin_key.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        pass
+        key = None
+    if key:
+        return key
     files.ensure()
     try:
         write_atomic(
             files.admin_key,
             secrets.token_urlsafe(32) + "\n",
             secret=True,
-            overwrite=False,
+            overwrite=key is not None,  # "" is an empty file, never a key
         )
         logger.info("created admin key file %s", files.admin_key)
     except WorkspaceError:
