@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,3 +208,11 @@ def test_log_has_no_secrets(
     assert token not in text
     assert assertion.split(".")[1] not in text
     assert tenant.admin_key not in text
+
+
+def test_date_header_follows_test_clock(tenant: Tenant, clock: Clock) -> None:
+    clock.now = 2_000_000_000.0
+    tenant.server.settings.clock_offset = 600
+    response = tenant.session.get(tenant.url + "/", timeout=5)
+    sent = email.utils.parsedate_to_datetime(response.headers["Date"])
+    assert sent.timestamp() == 2_000_000_600

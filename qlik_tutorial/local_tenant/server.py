@@ -89,6 +89,13 @@ class RequestHandler(BaseHTTPRequestHandler):
     # second waits for the client's delayed ACK (about 40 ms on Linux).
     disable_nagle_algorithm = True
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the tenant's clock, test offset included, so
+        # a client can estimate its clock offset to this tenant as to Qlik's.
+        if timestamp is None:
+            timestamp = self.server.settings.now()
+        return super().date_time_string(timestamp)
+
     def do_GET(self) -> None:
         self._handle()
 
