@@ -38,7 +38,7 @@ from qlik_tutorial.local_tenant import (
 from qlik_tutorial.token_endpoint import fetch_access_token
 
 # Targets, in milliseconds (median) and MiB.
-KEY_LOAD_TARGET_MS = 50.0
+KEY_LOAD_TARGET_MS = 100.0
 ASSERTION_TARGET_MS = 2.0
 EXCHANGE_TARGET_MS = 50.0
 PEAK_MEMORY_TARGET_MIB = 200.0
@@ -141,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     memory_passed = peak_mib <= PEAK_MEMORY_TARGET_MIB
 
-    print(f"{'measurement':44} {'n':>5} {'median ms':>10} {'p95 ms':>9} {'target':>8}")
+    print(
+        f"{'measurement':44} {'n':>5} {'median ms':>10} {'p95 ms':>9} {'target':>8}"
+        "  (the target applies to the median)"
+    )
     for result in results:
         verdict = "ok" if result.passed else "MISSED"
         print(
