@@ -17,10 +17,16 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from .errors import APIRequestError, ConfigurationError
-from .redact import mask_token
+from .redact import mask_token, redact_secrets
 from .responses import json_body, raise_for_answer
-from .tenant import tenant_origin
-from .token_endpoint import DEFAULT_TIMEOUT, AccessToken, Timeout, transport_error
+from .tenant import safe_url, tenant_origin
+from .token_endpoint import (
+    DEFAULT_TIMEOUT,
+    AccessToken,
+    Timeout,
+    check_header_safe,
+    transport_error,
+)
 from .troubleshooting import case_named
 
 logger = logging.getLogger(__name__)
@@ -122,6 +128,7 @@ def _bearer(token: AccessToken | str, now: Callable[[], float]) -> str:
             cause="the API call needs the access token from the token response",
             fix="request an access token first, for example with fetch_access_token()",
         )
+    check_header_safe(token.strip())
     return token.strip()
 
 
@@ -139,35 +146,65 @@ def _follow(
         headers = {"Accept": "application/json"}
         if authorized:
             headers["Authorization"] = f"Bearer {bearer}"
+        safe_url_text = redact_secrets(safe_url(url))
         logger.debug(
             "GET %s authorization=%s",
-            url,
+            safe_url_text,
             mask_token(bearer) if authorized else "none",
         )
         try:
             response = client.get(
                 url, headers=headers, timeout=timeout, allow_redirects=False
             )
-        except (requests.Timeout, requests.ConnectionError) as error:
-            raise transport_error(error, url, timeout, action="API call") from None
-        logger.debug("GET %s -> %s", url, response.status_code)
+        except (requests.RequestException, ValueError) as error:
+            # ValueError: requests parses a redirect's Location header even
+            # without following it, and it is not a URL.
+            raise transport_error(
+                error, safe_url_text, timeout, action="API call"
+            ) from None
+        logger.debug("GET %s -> %s", safe_url_text, response.status_code)
         location = response.headers.get("Location")
         if response.status_code not in REDIRECT_STATUSES or not location:
             return response
         response.close()
-        url = urljoin(url, location)
+        url = _redirect_target(response, url, location)
         if hop == max_redirects:
             break
         if authorized and not same_origin(url, origin):
             logger.debug("redirect leaves %s: Authorization dropped", origin)
             authorized = False
     case = case_named("too_many_redirects")
+    safe_url_text = redact_secrets(safe_url(url))
     raise APIRequestError(
         case.symptom,
-        value=f"more than {max_redirects} redirects, the last one to {url}",
+        value=f"more than {max_redirects} redirects, the last one to {safe_url_text}",
         cause=case.cause,
         fix=case.fix,
         status=response.status_code,
-        url=url,
+        url=safe_url_text,
         case=case.name,
+    )
+
+
+def _redirect_target(response: requests.Response, url: str, location: str) -> str:
+    """Return the absolute URL a redirect points to, if it is http or https."""
+    try:
+        target = urljoin(url, location)
+        parts = urlsplit(target)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        usable = False
+    if usable:
+        return target
+    safe_url_text = redact_secrets(safe_url(location))[:200]
+    raise APIRequestError(
+        "API call redirected to an unusable URL",
+        value=f"HTTP {response.status_code} from {redact_secrets(safe_url(url))} "
+        f"to {safe_url_text!r}",
+        cause="the Location header is not an http or https URL that can be requested",
+        fix="check the tenant URL and the API path; a proxy or captive portal "
+        "may have responded instead of the tenant",
+        status=response.status_code,
+        url=redact_secrets(safe_url(url)),
     )

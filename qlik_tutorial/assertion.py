@@ -25,7 +25,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from jose import jws
 from jose.exceptions import JWSError
@@ -124,7 +124,14 @@ def build_client_assertion(
     issued_at = _current_time(now)
     if jti is None:
         jti = str(uuid.uuid4())
-    elif not isinstance(jti, str) or not jti.strip():
+    elif not isinstance(jti, str):
+        raise ClientAssertionError(
+            "jti is not text",
+            value=type(jti).__name__,
+            cause="the jti claim is a string, unique for every assertion",
+            fix="leave jti out so that a new UUID is used",
+        )
+    elif not jti.strip():
         raise ClientAssertionError(
             "jti is empty",
             value=jti,
@@ -152,7 +159,14 @@ def build_client_assertion(
 
 
 def _check_client_id(client_id: object) -> None:
-    if not isinstance(client_id, str) or not client_id:
+    if client_id is not None and not isinstance(client_id, str):
+        raise ClientAssertionError(
+            "Client ID is not text",
+            value=type(client_id).__name__,
+            cause="iss and sub must be the OAuth client's ID, a string",
+            fix="pass the Client ID from the OAuth client in the console as a string",
+        )
+    if not client_id:
         raise ClientAssertionError(
             "Client ID is empty",
             value=client_id,
@@ -223,11 +237,13 @@ class DecodedAssertion:
     def lifetime(self) -> float | None:
         """``exp - iat`` in seconds, or None when either is not a number."""
         issued_at, expires_at = self.claims.get("iat"), self.claims.get("exp")
-        if isinstance(issued_at, bool) or isinstance(expires_at, bool):
+        if not (_is_number(issued_at) and _is_number(expires_at)):
             return None
-        if isinstance(issued_at, int | float) and isinstance(expires_at, int | float):
-            return float(expires_at - issued_at)
-        return None
+        try:
+            lifetime = float(expires_at - issued_at)
+        except OverflowError:
+            return None
+        return lifetime if math.isfinite(lifetime) else None
 
     def describe(self, *, now: float | None = None) -> str:
         """Return the header and claims as text, with readable times.
@@ -241,8 +257,11 @@ class DecodedAssertion:
         lines.append("Claims:")
         for name, value in self.claims.items():
             text = _show(value)
-            if name in TIME_CLAIMS and _is_number(value):
-                text += f" = {_utc(value)} ({_relative(name, value, reference)})"
+            moment = _timestamp(value) if name in TIME_CLAIMS else None
+            if moment is not None:
+                text += f" = {_utc(moment)} ({_relative(name, moment, reference)})"
+            elif name in TIME_CLAIMS and _is_number(value):
+                text += " = out of range"
             lines.append(f"  {name}: {text}")
         lifetime = self.lifetime
         if lifetime is not None:
@@ -324,7 +343,9 @@ def _decode_part(part: str, index: int) -> bytes:
 def _parse_object(data: bytes, index: int, length: int) -> dict[str, Any]:
     try:
         parsed = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError covers bad UTF-8, bad JSON and integers of more than
+        # 4300 digits; RecursionError covers arrays nested thousands deep.
         raise ClientAssertionError(
             f"Client assertion {_PART_NAMES[index]} is not JSON",
             value=_part_label(index, length),
@@ -345,8 +366,23 @@ def _part_label(index: int, length: int) -> str:
     return f"part {index + 1} of 3 ({_PART_NAMES[index]}, {length} characters)"
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# Unix seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range
+# that datetime can show.
+_FIRST_SECOND = -62_135_596_800
+_LAST_SECOND = 253_402_300_799
+
+
+def _timestamp(value: object) -> float | None:
+    """Return a time claim as float seconds, or None when datetime cannot show it."""
+    if not _is_number(value):
+        return None
+    if not _FIRST_SECOND <= value <= _LAST_SECOND:
+        return None
+    return float(value)
 
 
 def _show(value: object) -> str:

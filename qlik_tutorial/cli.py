@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import keys
+from . import diagnostics, keys
 from .api import DEFAULT_PATH, call_api
 from .assertion import DEFAULT_LIFETIME, MAX_LIFETIME, build_client_assertion
-from .errors import QlikTutorialError
+from .errors import PrivateKeyError, QlikTutorialError
 from .redact import redact_secrets
 from .token_endpoint import (
     DEFAULT_SCOPE,
@@ -151,7 +151,7 @@ def _common_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
         "--workspace",
-        type=Path,
+        type=_folder,
         metavar="DIR",
         help="workspace folder supplying the key, tenant and client ID when "
         f"their options are left out (default: ${WORKSPACE_ENV}, else "
@@ -219,6 +219,16 @@ def _network_options() -> argparse.ArgumentParser:
     return options
 
 
+def _folder(text: str) -> Path:
+    # An empty value, often an unset shell variable, would mean the current
+    # folder and put keys and tokens there.
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty: pass a folder, or leave the option out for the default"
+        )
+    return Path(text)
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -266,7 +276,7 @@ def add_keygen(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=_folder,
         metavar="DIR",
         help="folder for private_key.pem, public_key.pem and public_jwk.json "
         "(default: the workspace)",
@@ -284,6 +294,7 @@ def run_keygen(args: argparse.Namespace) -> int:
         raise UsageError("--bits applies to RSA keys; ES384 keys are always P-384")
     directory = (args.out or _workspace(args).root).absolute()
     Workspace(directory).ensure()
+    keys.check_key_files(directory, force=args.force)
     key = keys.SigningKey.generate(args.alg, args.bits or 2048)
     files = keys.write_key_files(directory, key, force=args.force)
     for backup in files.backups:
@@ -393,6 +404,19 @@ def run_call(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_doctor(subparsers: Subparsers) -> None:
+    """Add ``doctor``: check the configuration and an assertion before sending."""
+    parser = _add_parser(
+        subparsers,
+        "doctor",
+        diagnostics.run_doctor,
+        help="check the configuration and a client assertion before sending "
+        "them; exit 0 when no problem is found, 1 otherwise",
+        parents=[_client_options(), _key_options()],
+    )
+    diagnostics.add_doctor_arguments(parser)
+
+
 def add_local_tenant(subparsers: Subparsers) -> None:
     """Add ``local-tenant``, whose subcommands the local tenant package defines."""
     # Imported on use, so importing this module loads no server code.
@@ -407,6 +431,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     add_assertion,
     add_token,
     add_call,
+    add_doctor,
     add_local_tenant,
 )
 
@@ -430,8 +455,24 @@ def _client(space: Workspace) -> ClientConfig | None:
     return space.load_client() if space.client_json.exists() else None
 
 
+def _option_value(args: argparse.Namespace, name: str) -> str | None:
+    """Return an option's value, and raise UsageError when it was given empty.
+
+    An empty value usually comes from an unset shell variable, as in
+    ``--key "$KEY_FILE"``, and falling back to another source would hide that.
+    """
+    value: str | None = getattr(args, name)
+    if value is not None and not value.strip():
+        option = "--" + name.replace("_", "-")
+        raise UsageError(
+            f"{option} is empty: pass a value, or leave {option} out to use the "
+            "environment variable or the workspace"
+        )
+    return value
+
+
 def _tenant(args: argparse.Namespace, space: Workspace) -> str:
-    tenant = args.tenant or os.environ.get(TENANT_ENV, "").strip()
+    tenant = _option_value(args, "tenant") or os.environ.get(TENANT_ENV, "").strip()
     if not tenant:
         client = _client(space)
         tenant = client.tenant if client else ""
@@ -440,7 +481,7 @@ def _tenant(args: argparse.Namespace, space: Workspace) -> str:
             f"no tenant: pass --tenant T, set ${TENANT_ENV}, or use a --workspace "
             "whose client.json names it"
         )
-    if tenant == LOCAL_TENANT:
+    if tenant.strip().lower() == LOCAL_TENANT:
         from .local_tenant import ensure_local_tenant
 
         url = ensure_local_tenant(space.root)
@@ -450,7 +491,8 @@ def _tenant(args: argparse.Namespace, space: Workspace) -> str:
 
 
 def _client_id(args: argparse.Namespace, space: Workspace) -> str:
-    client_id = args.client_id or os.environ.get(CLIENT_ID_ENV, "").strip()
+    client_id = _option_value(args, "client_id")
+    client_id = client_id or os.environ.get(CLIENT_ID_ENV, "").strip()
     if not client_id:
         client = _client(space)
         client_id = client.client_id if client else ""
@@ -468,13 +510,24 @@ def _signing_key(args: argparse.Namespace, space: Workspace) -> keys.SigningKey:
     Without --alg the alg is the one recorded for this key's kid in
     client.json or public_jwk.json, else the key's own default.
     """
-    source: str | bytes | Path
-    if args.key == "-":
+    source: bytes | Path | None
+    key_option = _option_value(args, "key")
+    if key_option == "-":
         source = sys.stdin.buffer.read()
-    elif args.key:
-        source = Path(args.key)
+        if not source.strip():
+            raise PrivateKeyError(
+                "No private key on standard input",
+                value="--key -",
+                cause="standard input was empty",
+                fix="pipe the key into the command, for example: "
+                f"{PROG} jwk --key - < private_key.pem",
+            )
+    elif key_option:
+        source = Path(key_option)
     elif os.environ.get(PRIVATE_KEY_ENV, "").strip():
-        source = os.environ[PRIVATE_KEY_ENV]
+        # None makes load_private_key read the variable, whose text it never
+        # shows in a message.
+        source = None
     elif space.private_key.exists():
         source = space.private_key
     else:

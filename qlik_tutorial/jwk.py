@@ -173,7 +173,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     never change it.
     """
     kty = jwk.get("kty")
-    if kty not in THUMBPRINT_MEMBERS:
+    if not isinstance(kty, str) or kty not in THUMBPRINT_MEMBERS:
         raise JWKError(
             "JWK key type is not supported",
             value=kty,
@@ -237,6 +237,14 @@ def jwks(keys: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     Every key must pass `check_public_jwk`, and no two keys may share a kid,
     because the tenant picks the verification key by the assertion's kid.
     """
+    if isinstance(keys, Mapping | str | bytes):
+        raise JWKError(
+            "jwks() takes a list of JWKs",
+            value=type(keys).__name__,
+            cause="a single JWK or JSON text was given, and iterating over it "
+            "yields member names or characters, not keys",
+            fix="pass a list, for example jwks([public_jwk])",
+        )
     checked: list[dict[str, Any]] = []
     seen: set[str] = set()
     for jwk in keys:
@@ -303,7 +311,7 @@ def check_public_jwk(jwk: object) -> None:
             "new key pair if this JWK was shared anywhere",
         )
     kty = jwk.get("kty")
-    if kty not in REQUIRED_MEMBERS:
+    if not isinstance(kty, str) or kty not in REQUIRED_MEMBERS:
         raise JWKError(
             "JWK key type is missing or not supported" if kty else "JWK has no kty",
             value=kty,

@@ -37,7 +37,7 @@ from jose import jwk as jose_jwk
 from jose.backends.cryptography_backend import CryptographyECKey, CryptographyRSAKey
 
 from .errors import PrivateKeyError, WorkspaceError
-from .files import write_atomic
+from .files import ensure_folder, write_atomic
 from .jwk import (
     KEY_TYPE_FOR_ALG,
     MIN_RSA_BITS,
@@ -55,6 +55,7 @@ __all__ = [
     "PrivateKey",
     "SigningKey",
     "alg_for_key",
+    "check_key_files",
     "check_key_for_alg",
     "generate_private_key",
     "key_files",
@@ -70,6 +71,7 @@ MAX_KEY_FILE_BYTES = 1024 * 1024
 PRIVATE_KEY_FILE = "private_key.pem"
 PUBLIC_KEY_FILE = "public_key.pem"
 PUBLIC_JWK_FILE = "public_jwk.json"
+FOLDER_MODE = 0o700
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 KeySource = str | bytes | os.PathLike[str]
@@ -128,7 +130,9 @@ def load_private_key(
 
     A ``str`` containing ``-----BEGIN`` and any ``bytes`` are key data. Any
     other ``str`` or path-like is a file path (``~`` expands). ``None`` reads
-    the PEM text in ``$QLIK_PRIVATE_KEY``. An encrypted key needs
+    ``$QLIK_PRIVATE_KEY``: PEM text (one line with ``\\n`` escapes works too)
+    or the path of an existing key file. Messages never show the variable's
+    text. An empty ``str`` raises `PrivateKeyError`. An encrypted key needs
     ``password``, and a password given for an unencrypted key is ignored with
     a warning. A key that is neither RSA nor EC raises `PrivateKeyError`.
     Whether the key fits an alg is checked by `check_key_for_alg`.
@@ -342,18 +346,9 @@ def write_key_files(
     """
     files = key_files(directory)
     backups: tuple[Path, ...] = ()
-    if files.private_key.exists():
-        if not force:
-            raise WorkspaceError(
-                "A private key already exists",
-                value=str(files.private_key),
-                cause="a new key would replace the one your OAuth client may have "
-                "registered",
-                fix="load the existing key, or pass force=True (keygen --force) to "
-                "move it to a dated backup first",
-            )
+    if _check_existing_key(files, force=force):
         backups = _back_up(files, (now or time.time)())
-    files.private_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ensure_folder(files.private_key.parent, FOLDER_MODE)
     write_atomic(files.private_key, key.private_pem(), secret=True, overwrite=False)
     write_atomic(files.public_key, key.public_pem(), secret=False)
     jwk_text = json.dumps(key.public_jwk, indent=2) + "\n"
@@ -364,25 +359,78 @@ def write_key_files(
     return dataclasses.replace(files, backups=backups)
 
 
+def check_key_files(directory: str | os.PathLike[str], *, force: bool = False) -> None:
+    """Raise `WorkspaceError` where `write_key_files` would refuse to write.
+
+    Checking first spares the generation of a large key whose files could
+    not be written.
+    """
+    _check_existing_key(key_files(directory), force=force)
+
+
+def _check_existing_key(files: KeyFiles, *, force: bool) -> bool:
+    """Return whether a private key exists and is to be backed up."""
+    if files.private_key.is_dir():
+        raise WorkspaceError(
+            "Private key path is a folder",
+            value=str(files.private_key),
+            cause=f"a folder has the name of the key file {PRIVATE_KEY_FILE}",
+            fix="move the folder away, or write the keys to another folder",
+        )
+    # A symbolic link counts as an existing key even when its target is gone.
+    if not (files.private_key.is_symlink() or files.private_key.exists()):
+        return False
+    if not force:
+        cause = "a new key would replace the one your OAuth client may have "
+        cause += "registered"
+        if not files.private_key.exists():
+            cause = "it is a symbolic link to a missing file, and " + cause
+        raise WorkspaceError(
+            "A private key already exists",
+            value=str(files.private_key),
+            cause=cause,
+            fix="load the existing key, or pass force=True (keygen --force) to "
+            "move it to a dated backup first",
+        )
+    return True
+
+
 def _back_up(files: KeyFiles, timestamp: float) -> tuple[Path, ...]:
     stamp = dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    # The private key's mode is tightened before the move, so its backup is
-    # never readable by others, even for an instant.
-    files.private_key.chmod(0o600)
     moved = []
-    for path in (files.private_key, files.public_key, files.public_jwk):
-        if path.exists():
-            moved.append(_move_aside(path, stamp))
+    try:
+        # The private key's mode is tightened before the move, so its backup
+        # is never readable by others, even for an instant. A symbolic link's
+        # target gets the mode, and a link to a missing file is moved as it is.
+        if files.private_key.exists():
+            files.private_key.chmod(0o600)
+        for path in (files.private_key, files.public_key, files.public_jwk):
+            if path.is_symlink() or path.exists():
+                moved.append(_move_aside(path, stamp))
+    except OSError as error:
+        raise WorkspaceError(
+            "Cannot back up the existing key files",
+            value=str(error.filename or files.private_key),
+            cause=error.strerror or type(error).__name__,
+            fix="check that the folder is writable, or move the key files aside "
+            "yourself",
+        ) from None
     return tuple(moved)
 
 
 def _move_aside(path: Path, stamp: str) -> Path:
-    """Move ``path`` to ``<stem>.<stamp>[-N]<suffix>.bak`` without overwriting."""
+    """Move ``path`` to ``<stem>.<stamp>[-N]<suffix>.bak`` without overwriting.
+
+    A symbolic link moves as a link: its target stays where it is.
+    """
     for attempt in range(100):
         tag = stamp if attempt == 0 else f"{stamp}-{attempt}"
         backup = path.with_name(f"{path.stem}.{tag}{path.suffix}.bak")
         try:
-            os.link(path, backup)
+            if path.is_symlink():
+                backup.symlink_to(os.readlink(path))
+            else:
+                os.link(path, backup)
         except FileExistsError:
             continue
         path.unlink()
@@ -407,9 +455,26 @@ def _read_source(source: KeySource | None) -> tuple[bytes, str]:
                 fix=f"pass a key file path or PEM text, or set ${PRIVATE_KEY_ENV} to "
                 "the key's PEM text",
             )
+        # A path in the variable is read too, as the command line does.
+        if "-----BEGIN" not in text and _is_existing_path(text.strip()):
+            return _read_file(Path(text.strip()).expanduser())
         return _pem_text_bytes(text), f"${PRIVATE_KEY_ENV} ({len(text)} characters)"
     if isinstance(source, bytes):
         return source, f"key data ({len(source)} bytes)"
+    if not isinstance(source, str | os.PathLike):
+        raise PrivateKeyError(
+            "Private key source is not a path or PEM text",
+            value=type(source).__name__,
+            cause="a key loads from a file path, PEM text or PEM bytes",
+            fix=_PEM_FIX,
+        )
+    if isinstance(source, str) and not source.strip():
+        raise PrivateKeyError(
+            "Private key source is empty",
+            value=source,
+            cause="an empty string names no file and holds no PEM text",
+            fix=_PEM_FIX,
+        )
     if isinstance(source, str):
         if "-----BEGIN" in source:
             return _pem_text_bytes(source), f"PEM text ({len(source)} characters)"
@@ -448,7 +513,7 @@ def _pem_text_bytes(text: str) -> bytes:
     # CI secrets and .env files often store a PEM on one line with literal
     # "\n" escapes, but a PEM parser needs real line breaks.
     if "\n" not in text.strip() and "\\n" in text:
-        text = text.replace("\\n", "\n")
+        text = text.replace("\\r\\n", "\n").replace("\\n", "\n")
     return text.encode("utf-8")
 
 
@@ -478,11 +543,13 @@ def _read_file(path: Path) -> tuple[bytes, str]:
             cause="permission denied",
             fix="run as the file's owner, and keep key files at mode 0600",
         ) from None
-    except OSError as error:
+    except (OSError, ValueError) as error:
+        # ValueError: a NUL character in the path.
+        cause = getattr(error, "strerror", None) or str(error)
         raise PrivateKeyError(
             "Private key file cannot be read",
             value=path_text,
-            cause=error.strerror or type(error).__name__,
+            cause=cause,
             fix="check the path and the disk",
         ) from None
     if len(data) > MAX_KEY_FILE_BYTES:

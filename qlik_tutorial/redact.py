@@ -23,13 +23,14 @@ _PEM = re.compile(
     r"-----BEGIN [A-Z0-9 ]+-----.*?(?:-----END [A-Z0-9 ]+-----|\Z)", re.DOTALL
 )
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
-# Secret-named members in JSON, form bodies and query strings.
+# Secret-named members in JSON, form bodies and query strings. A quoted value
+# is replaced up to its closing quote, so a value with spaces is hidden whole.
 _SECRET_MEMBER = re.compile(
     r"""(?ix)
     (["']?\b(?:access_token|refresh_token|id_token|client_assertion
         |client_secret|assertion|password|api_key|admin_key)\b["']?
-    \s*[:=]\s*["']?)
-    [^"'&\s,}<]{4,}
+    \s*[:=]\s*)
+    (?:(["'])[^"']{4,}\2|[^"'&\s,}<]{4,})
     """
 )
 _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.DOTALL | re.IGNORECASE)
@@ -49,10 +50,17 @@ def mask_token(token: str) -> str:
 
 def redact_secrets(text: str) -> str:
     """Replace JWTs, PEM blocks, bearer tokens and secret-named values in text."""
+    # Secret members go before JWTs, so that a member holding a JWT is
+    # replaced once, as a whole.
     text = _PEM.sub("[PEM block redacted]", text)
+    text = _SECRET_MEMBER.sub(_redact_member, text)
     text = _JWT.sub("[JWT redacted]", text)
-    text = _BEARER.sub(r"\1[token redacted]", text)
-    return _SECRET_MEMBER.sub(r"\1[redacted]", text)
+    return _BEARER.sub(r"\1[token redacted]", text)
+
+
+def _redact_member(match: re.Match[str]) -> str:
+    quote = match.group(2) or ""
+    return f"{match.group(1)}{quote}[redacted]{quote}"
 
 
 def safe_excerpt(text: str, limit: int = EXCERPT_LENGTH) -> str:

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import requests
@@ -31,6 +32,8 @@ from .troubleshooting import ADMIN, API, TOKEN, case_for
 logger = logging.getLogger(__name__)
 
 DETAIL_LENGTH = 300
+# Cases whose cause may be a clock offset, which the response's Date header shows.
+CLOCK_CASES = ("assertion_expired", "issued_in_future")
 NOT_JSON_FIX = (
     "check that the tenant URL points at a Qlik Cloud tenant; a proxy, "
     "captive portal or load balancer may have responded instead"
@@ -81,7 +84,8 @@ def parse_error_response(
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now=now)
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: arrays or objects nested thousands deep.
         body = None
     if isinstance(body, Mapping):
         qlik = _first_qlik_error(body)
@@ -131,6 +135,10 @@ def parse_retry_after(
             moment = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError):
             return None
+        # HTTP dates are in UTC (RFC 9110 section 5.6.7), also the asctime
+        # form and "-0000", for which the parser returns a naive datetime.
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
         seconds = moment.timestamp() - now()
     if not math.isfinite(seconds):
         return None
@@ -169,11 +177,18 @@ def raise_for_answer(
     if parsed.retry_after is not None:
         fix += f" (Retry-After: {parsed.retry_after:g} s)"
     symptom = f"{action} failed: {case.symptom}" if action else case.symptom
+    cause = case.cause
+    if case.name in CLOCK_CASES:
+        # Imported here because diagnostics imports modules that import this one.
+        from .diagnostics import clock_offset_note
+
+        note = clock_offset_note(response, now=now)
+        cause += f"; {note}" if note else ""
     logger.debug("%s -> case %s", parsed.summary(), case.name)
     raise error_class(
         symptom,
         value=parsed.summary(),
-        cause=case.cause,
+        cause=cause,
         fix=fix,
         status=parsed.status,
         url=parsed.url,
@@ -195,7 +210,7 @@ def json_body(response: requests.Response, *, what: str) -> Any:
     """
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         excerpt = safe_excerpt(response.text) or "(empty body)"
         url = redact_secrets(response.url or "")
         raise ResponseFormatError(

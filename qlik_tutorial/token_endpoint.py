@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -30,8 +32,9 @@ from .errors import (
     TenantTimeoutError,
     TenantUnreachableError,
     TokenRequestError,
+    TransportError,
 )
-from .redact import mask_token
+from .redact import mask_token, redact_secrets
 from .responses import json_body, raise_for_answer
 from .tenant import tenant_origin, token_endpoint
 from .troubleshooting import case_named
@@ -47,6 +50,12 @@ GRANT_TYPE = "client_credentials"
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
 Timeout = float | tuple[float, float]
+
+# Unix seconds of 9999-12-31T23:59:59Z, the last time datetime can show.
+LAST_SECOND = 253_402_300_799
+# Characters an Authorization header can carry: visible ASCII, no spaces.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+SHOWN_VALUE_LENGTH = 40
 
 
 @dataclass(repr=False)
@@ -85,11 +94,15 @@ class AccessToken:
         return f"Bearer {self.access_token}"
 
     def __repr__(self) -> str:
-        expiry = datetime.fromtimestamp(self.expires_at, UTC)
+        try:
+            expiry = datetime.fromtimestamp(self.expires_at, UTC)
+        except (OverflowError, OSError, ValueError):
+            expiry_text = f"{self.expires_at:g} (Unix seconds)"
+        else:
+            expiry_text = expiry.isoformat(timespec="seconds")
         return (
             f"AccessToken({self.masked}, token_type={self.token_type!r}, "
-            f"expires_at={expiry.isoformat(timespec='seconds')}, "
-            f"scope={self.scope!r})"
+            f"expires_at={expiry_text}, scope={self.scope!r})"
         )
 
     __str__ = __repr__
@@ -128,11 +141,20 @@ class AccessToken:
                 url,
                 status,
             )
+        if not is_header_safe(access_token):
+            raise _format_error(
+                "Token response has an access_token that no header can carry",
+                f"access_token of {len(access_token)} characters",
+                "it contains white space, control or non-ASCII characters, which "
+                "an Authorization header cannot carry",
+                url,
+                status,
+            )
         token_type = body.get("token_type")
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise _format_error(
                 "Token response has an unsupported token_type",
-                token_type,
+                safe_value(token_type),
                 'the kit sends tokens as "Authorization: Bearer", so token_type '
                 'must be "Bearer" in any case',
                 url,
@@ -150,6 +172,24 @@ class AccessToken:
     def to_json(self) -> dict[str, Any]:
         """Return the token response with ``expires_at`` as Unix seconds."""
         return {**self.response, "expires_at": self.expires_at}
+
+
+def is_header_safe(token: str) -> bool:
+    """Return whether ``token`` is visible ASCII only, as an HTTP header needs."""
+    return _HEADER_SAFE.fullmatch(token) is not None
+
+
+def check_header_safe(token: str) -> None:
+    """Raise ConfigurationError unless ``token`` can go into an Authorization header."""
+    if not is_header_safe(token):
+        raise ConfigurationError(
+            "Access token contains characters no header can carry",
+            value=f"token of {len(token)} characters",
+            cause="it contains white space, control or non-ASCII characters, "
+            "perhaps from a copy and paste",
+            fix="pass the access_token value of the token response exactly, "
+            "with nothing around or inside it",
+        )
 
 
 def request_access_token(
@@ -264,7 +304,9 @@ def _post(
             timeout=timeout,
             allow_redirects=False,
         )
-    except (requests.Timeout, requests.ConnectionError) as error:
+    except (requests.RequestException, ValueError) as error:
+        # requests parses a redirect's Location even when it does not follow
+        # it, and raises ValueError when that is not a URL.
         raise transport_error(error, url, timeout, action="Token request") from None
     finally:
         if owned:
@@ -272,14 +314,22 @@ def _post(
 
 
 def transport_error(
-    error: requests.RequestException,
+    error: requests.RequestException | ValueError,
     url: str,
     timeout: Timeout,
     *,
     action: str,
-) -> TenantTimeoutError | TenantUnreachableError:
-    """Return the kit's error for a request that got no HTTP response."""
-    origin = tenant_origin(url)
+) -> TransportError:
+    """Return the kit's error for a request that got no usable HTTP response.
+
+    A timeout gives `TenantTimeoutError`, a failed connection
+    `TenantUnreachableError`, and a response cut short or with a body that
+    cannot be decoded, or with a Location header that is not a URL, the
+    base `TransportError`.
+    """
+    # The URL may come from a redirect, so it is not checked as a tenant.
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
     if isinstance(error, requests.Timeout):
         case = case_named("timeout")
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
@@ -293,6 +343,8 @@ def transport_error(
             cause=f"{case.cause} ({phase})",
             fix=case.fix_for(origin),
         )
+    if not isinstance(error, requests.ConnectionError):
+        return _broken_response_error(error, url, origin, action=action)
     case = case_named("unreachable")
     reason = _reason(error)
     if isinstance(error, requests.exceptions.SSLError):
@@ -303,6 +355,39 @@ def transport_error(
         value=url,
         cause=f"{case.cause} ({reason})",
         fix=case.fix_for(origin),
+    )
+
+
+def _broken_response_error(
+    error: requests.RequestException | ValueError,
+    url: str,
+    origin: str,
+    *,
+    action: str,
+) -> TransportError:
+    # Only these two carry a message that cannot contain a header value.
+    readable = (
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+    )
+    if isinstance(error, readable):
+        # urllib3's ProtocolError and DecodeError keep their message first.
+        inner = error.args[0] if error.args else error
+        message = inner.args[0] if isinstance(inner, BaseException) else inner
+        cause = "the connection broke during the response, or its body could not "
+        cause += f"be decoded ({redact_secrets(str(message))})"
+    elif not isinstance(error, requests.RequestException):
+        cause = "the response redirects to a Location header that is not a URL "
+        cause += f"({redact_secrets(str(error))})"
+    else:
+        cause = f"the response could not be handled ({type(error).__name__})"
+    logger.debug("%s to %s failed: %s", action, url, cause)
+    return TransportError(
+        f"{action} failed: the response could not be read",
+        value=url,
+        cause=cause,
+        fix=f"retry; if it happens again, check for a proxy between this machine "
+        f"and {origin}, or run: curl -v {origin}",
     )
 
 
@@ -326,37 +411,32 @@ def _expires_at(
 ) -> float:
     if "expires_at" in body:
         value = body["expires_at"]
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if is_number and math.isfinite(value):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                pass
-            else:
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=UTC)
-                return moment.timestamp()
+        moment = _parse_expires_at(value)
+        if moment is not None and 0 <= moment <= LAST_SECOND:
+            return moment
         raise _format_error(
             "Token response has an invalid expires_at",
-            value,
-            "expires_at must be an ISO 8601 date and time",
+            safe_value(value),
+            "expires_at must be an ISO 8601 date and time (or Unix seconds) "
+            "between 1970 and 9999",
             url,
             status,
         )
     if "expires_in" in body:
         value = body["expires_in"]
         try:
-            seconds = float(value)
-        except (TypeError, ValueError):
+            seconds = math.nan if isinstance(value, bool) else float(value)
+        except (TypeError, ValueError, OverflowError):
             seconds = math.nan
-        if math.isfinite(seconds) and not isinstance(value, bool):
-            return now() + seconds
+        current = now()
+        # A negative lifetime would make a fresh token look expired.
+        if seconds >= 0 and current + seconds <= LAST_SECOND:
+            return current + seconds
         raise _format_error(
             "Token response has an invalid expires_in",
-            value,
-            "expires_in must be a number of seconds",
+            safe_value(value),
+            "expires_in must be a number of seconds, 0 or more, that ends "
+            "before the year 10000",
             url,
             status,
         )
@@ -367,6 +447,43 @@ def _expires_at(
         url,
         status,
     )
+
+
+def _parse_expires_at(value: object) -> float | None:
+    """Return expires_at as Unix seconds, or None when it is not a time."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    # RFC 3339 allows a lowercase z, which fromisoformat does not read.
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError):
+        return None
+
+
+def safe_value(value: object) -> object:
+    """Return a response member in a form safe and short enough for a message."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return (
+            value
+            if value.bit_length() <= 64
+            else f"an integer of {value.bit_length()} bits"
+        )
+    if not isinstance(value, str):
+        return f"a JSON {'object' if isinstance(value, Mapping) else 'array'}"
+    text = redact_secrets(value)
+    if len(text) <= SHOWN_VALUE_LENGTH:
+        return text
+    return text[: SHOWN_VALUE_LENGTH - 1] + "…"
 
 
 def _format_error(

@@ -27,8 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ResponseFormatError, WorkspaceError
-from .files import write_atomic
+from .errors import ResponseFormatError, TenantURLError, WorkspaceError
+from .files import ensure_folder, write_atomic
+from .jwk import SUPPORTED_ALGS
 from .tenant import tenant_origin
 from .token_endpoint import AccessToken
 
@@ -38,6 +39,13 @@ WORKSPACE_ENV = "QLIK_TUTORIAL_WORKSPACE"
 PROJECT_NAME = "qlik-private-key-jwt"
 FOLDER_NAME = "workspace"
 FOLDER_MODE = 0o700
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+}
 
 
 def default_workspace() -> Path:
@@ -143,7 +151,7 @@ class Workspace:
     def ensure(self) -> Workspace:
         """Create the folder with mode 0700 when it is missing and return self."""
         if not self.root.exists():
-            self.root.mkdir(mode=FOLDER_MODE, parents=True)
+            ensure_folder(self.root, FOLDER_MODE)
             logger.debug("created workspace %s", self.root)
         elif not self.root.is_dir():
             raise WorkspaceError(
@@ -169,7 +177,32 @@ class Workspace:
                 fix="register the client again, or delete client.json and pass "
                 "the tenant and client ID as parameters",
             )
-        return ClientConfig(**{name: data[name] for name in fields})
+        if not data["client_id"].strip():
+            raise WorkspaceError(
+                "Client file has an empty client_id",
+                value=str(self.client_json),
+                cause="iss and sub of every assertion must be the client ID",
+                fix="set client_id to the Client ID the console shows, or pass "
+                "the client ID as a parameter",
+            )
+        if data["alg"] not in SUPPORTED_ALGS:
+            raise WorkspaceError(
+                "Client file names an unsupported alg",
+                value=f"{self.client_json}: alg {data['alg']!r}",
+                cause=f"Qlik Cloud accepts only {', '.join(SUPPORTED_ALGS)}",
+                fix="set alg to the alg of the registered key, as public_jwk.json "
+                "shows it",
+            )
+        try:
+            return ClientConfig(**{name: data[name] for name in fields})
+        except TenantURLError as error:
+            raise WorkspaceError(
+                "Client file names an invalid tenant",
+                value=f"{self.client_json}: tenant {error.value!r}",
+                cause=f"{error.symptom}; {error.cause}",
+                fix="correct the tenant in client.json, or delete client.json and "
+                "pass the tenant as a parameter",
+            ) from None
 
     def save_client(self, config: ClientConfig) -> Path:
         """Write client.json, which contains no secret."""
@@ -215,7 +248,8 @@ class Workspace:
 
     def _read_json(self, path: Path) -> dict[str, Any] | None:
         try:
-            text = path.read_text(encoding="utf-8")
+            # utf-8-sig also reads files that an editor saved with a BOM.
+            text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as error:
@@ -233,7 +267,7 @@ class Workspace:
             raise WorkspaceError(
                 "Workspace file does not hold a JSON object",
                 value=str(path),
-                cause=f"the file holds a JSON {type(data).__name__}",
+                cause=f"the file holds a JSON {_JSON_TYPES.get(type(data), 'list')}",
                 fix=f"delete {path.name}; the kit writes it again",
             )
         return data

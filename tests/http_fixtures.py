@@ -185,3 +185,63 @@ def closed_port() -> int:
     finally:
         probe.close()
     return port
+
+
+@contextlib.contextmanager
+def raw_server(payload: bytes) -> Iterator[str]:
+    """Yield the URL of a server on 127.0.0.1 that sends ``payload`` as it is.
+
+    Each connection gets the bytes after the request arrives, then is closed,
+    so a test can send a truncated or malformed HTTP response.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.05)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(5)
+                with contextlib.suppress(OSError):
+                    _read_request(connection)
+                    connection.sendall(payload)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stopping.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def _read_request(connection: socket.socket) -> bytes:
+    """Read one request, headers and Content-Length body, so that closing the
+    connection afterwards sends no reset."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip() or 0)
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return data

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from http_fixtures import Reply, ScriptedServer
+from http_fixtures import Reply, ScriptedServer, closed_port, raw_server
 
 from qlik_tutorial.api import api_url, call_api, same_origin
 from qlik_tutorial.errors import (
@@ -15,6 +15,7 @@ from qlik_tutorial.errors import (
     ResponseFormatError,
     TenantTimeoutError,
     TenantUnreachableError,
+    TransportError,
 )
 from qlik_tutorial.token_endpoint import AccessToken
 
@@ -194,3 +195,63 @@ def test_timeout(silent_tenant: str) -> None:
 def test_refused(refused_tenant: str) -> None:
     with pytest.raises(TenantUnreachableError, match="refused"):
         call_api(refused_tenant, TOKEN, timeout=2.0)
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/x", "x:y"])
+def test_redirect_to_unusable_url(server: ScriptedServer, location: str) -> None:
+    server.queue(Reply(302, b"", {"Location": location}))
+    with pytest.raises(APIRequestError, match="redirected") as caught:
+        call_api(server.url, TOKEN)
+    assert caught.value.status == 302
+    assert len(server.requests) == 1
+
+
+def test_redirect_loop_hides_token_in_location(server: ScriptedServer) -> None:
+    server.route("GET", "/loop", Reply(302, b"", {"Location": f"/loop?t={TOKEN}"}))
+    with pytest.raises(APIRequestError) as caught:
+        call_api(server.url, TOKEN, "/loop")
+    assert TOKEN not in str(caught.value)
+    assert TOKEN not in caught.value.url
+
+
+def test_redirect_log_hides_token(
+    server: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.queue(
+        Reply(302, b"", {"Location": f"/next?access_token={TOKEN}"}), Reply(200, USER)
+    )
+    with caplog.at_level("DEBUG", logger="qlik_tutorial"):
+        call_api(server.url, TOKEN)
+    assert TOKEN not in caplog.text
+
+
+def test_redirect_to_refused_origin(server: ScriptedServer) -> None:
+    target = f"http://user:pw@127.0.0.1:{closed_port()}/api/v1/users/u-1"
+    server.queue(Reply(302, b"", {"Location": target}))
+    with pytest.raises(TenantUnreachableError, match="refused"):
+        call_api(server.url, TOKEN, timeout=2.0)
+
+
+def test_truncated_body_is_transport_error() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    with (
+        raw_server(head + b"Content-Length: 50\r\n\r\n{") as url,
+        pytest.raises(TransportError, match="could not be read"),
+    ):
+        call_api(url, TOKEN, timeout=2.0)
+
+
+@pytest.mark.parametrize("token", [f"{TOKEN}\r\nX-Injected: 1", f"tok en{TOKEN}"])
+def test_token_with_unsafe_characters(server: ScriptedServer, token: str) -> None:
+    with pytest.raises(ConfigurationError, match="Access token") as caught:
+        call_api(server.url, token)
+    assert TOKEN not in str(caught.value)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("location", ["http://[::1", "http://127.0.0.1:99999/x"])
+def test_redirect_to_malformed_url(server: ScriptedServer, location: str) -> None:
+    server.queue(Reply(302, b"", {"Location": location}))
+    with pytest.raises(TransportError, match="Location header that is not a URL"):
+        call_api(server.url, TOKEN)
+    assert len(server.requests) == 1

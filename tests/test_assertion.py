@@ -383,3 +383,45 @@ def test_decode_error_no_key_material(
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def _unsigned(claims_json: str) -> str:
+    header = base64url_encode(b'{"alg":"RS256","kid":"k"}')
+    return f"{header}.{base64url_encode(claims_json.encode())}.c2ln"
+
+
+@pytest.mark.parametrize(
+    "claims_json",
+    [
+        '{"iat": 1796400000, "exp": 1e999}',
+        '{"iat": 1796400000, "exp": NaN}',
+        '{"iat": 1796400000, "exp": -Infinity}',
+        '{"iat": 1796400000, "exp": 1' + "0" * 400 + "}",
+        '{"iat": -1e300, "exp": 1e300}',
+    ],
+)
+def test_describe_out_of_range_times(claims_json: str) -> None:
+    decoded = decode_assertion(_unsigned(claims_json), now=_fixed(MOMENT))
+    assert "exp: " in decoded.describe()
+
+
+def test_describe_huge_time_stays_short() -> None:
+    decoded = decode_assertion(_unsigned('{"exp": -1e300}'), now=_fixed(MOMENT))
+    assert len(decoded.describe()) < 400
+
+
+@pytest.mark.parametrize("claims_json", ["[" * 100_000, '{"iat": 1' + "0" * 5000 + "}"])
+def test_decode_unparsable_claims(claims_json: str) -> None:
+    with pytest.raises(ClientAssertionError, match="claims is not JSON"):
+        decode_assertion(_unsigned(claims_json))
+
+
+@pytest.mark.parametrize("client_id", [123, b"client", ["client"]])
+def test_assertion_client_id_not_text(rs256_key: SigningKey, client_id: object) -> None:
+    with pytest.raises(ClientAssertionError, match="Client ID is not text"):
+        build_client_assertion(rs256_key, client_id, TENANT)  # type: ignore[arg-type]
+
+
+def test_assertion_jti_not_text(rs256_key: SigningKey) -> None:
+    with pytest.raises(ClientAssertionError, match="jti is not text"):
+        build_client_assertion(rs256_key, CLIENT_ID, TENANT, jti=5)  # type: ignore[arg-type]

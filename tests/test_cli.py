@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -464,3 +465,123 @@ def test_console_error_has_no_traceback(tmp_path: Path, refused_tenant: str) -> 
     assert result.returncode == 1
     assert b"Traceback" not in result.stderr
     assert b"not a key" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["LOCAL", " local "])
+def test_local_tenant_name_any_case(run: Run, tmp_path: Path, name: str) -> None:
+    root = tmp_path / "ws"
+    try:
+        run("keygen", "--workspace", root)
+        code, out, _ = run(
+            "assertion", "--workspace", root, "--tenant", name, "--client-id", "c"
+        )
+    finally:
+        stop_local_tenant(root)
+    assert code == 0
+    assert pyjwt.decode(out.strip(), options={"verify_signature": False})[
+        "aud"
+    ].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("option", ["--key", "--tenant", "--client-id"])
+def test_empty_option_is_usage(run: Run, space: Workspace, option: str) -> None:
+    code, _, err = run("assertion", "--workspace", space.root, option, "")
+    assert code == 2
+    assert f"{option} is empty" in err
+
+
+def test_key_from_empty_stdin(
+    run: Run, space: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    code, _, err = run("jwk", "--workspace", space.root, "--key", "-")
+    assert code == 1
+    assert "standard input" in err
+
+
+def test_environment_key_text_not_echoed(
+    run: Run, space: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QLIK_PRIVATE_KEY", "hunter2-not-a-key")
+    code, _, err = run("jwk", "--workspace", space.root)
+    assert code == 1
+    assert "QLIK_PRIVATE_KEY" in err
+    assert "hunter2" not in err
+
+
+def test_environment_key_path(
+    run: Run, space: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QLIK_PRIVATE_KEY", str(space.private_key))
+    code, out, _ = run("jwk", "--workspace", tmp_path / "empty")
+    assert code == 0
+    assert json.loads(out)["kid"] == json.loads(space.public_jwk.read_text())["kid"]
+
+
+def test_keygen_refuses_before_generating(run: Run, space: Workspace) -> None:
+    code, _, err = run("-v", "keygen", "--workspace", space.root, "--bits", "4096")
+    assert code == 1
+    assert "already exists" in err
+    assert "Generating" not in err
+
+
+def test_keygen_into_file_path(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    code, _, err = run("keygen", "--out", tmp_path / "file" / "keys")
+    assert code == 1
+    assert "is a file" in err
+    assert "unexpected" not in err
+
+
+@pytest.mark.parametrize(
+    "command", ["keygen", "jwk", "assertion", "token", "call", "doctor"]
+)
+def test_command_help_exits_0(run: Run, command: str) -> None:
+    code, out, err = run(command, "--help")
+    assert code == 0
+    assert "--workspace" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("keygen", "--workspace", ""),
+        ("keygen", "--out", " "),
+        ("jwk", "--workspace", ""),
+    ],
+)
+def test_empty_folder_is_usage(run: Run, tmp_path: Path, argv: tuple[str, ...]) -> None:
+    code, _, err = run(*argv)
+    assert code == 2
+    assert "empty" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_environment_key_escaped_newlines(
+    run: Run, monkeypatch: pytest.MonkeyPatch, es384_key: SigningKey
+) -> None:
+    one_line = es384_key.private_pem().decode().strip().replace("\n", "\\n")
+    monkeypatch.setenv("QLIK_PRIVATE_KEY", one_line)
+    code, out, _ = run("jwk")
+    assert code == 0
+    assert json.loads(out)["alg"] == "ES384"
+
+
+def test_workspace_option_beats_environment(
+    run: Run, space: Workspace, rs256_key: SigningKey
+) -> None:
+    # The autouse fixture points $QLIK_TUTORIAL_WORKSPACE at an empty folder.
+    code, out, _ = run("jwk", "--workspace", space.root)
+    assert code == 0
+    assert json.loads(out)["kid"] == rs256_key.kid
+
+
+def test_assertion_saved_with_mode_0600_under_umask(run: Run, space: Workspace) -> None:
+    previous = os.umask(0)
+    try:
+        code, _, _ = run("assertion", "--workspace", space.root)
+    finally:
+        os.umask(previous)
+    assert code == 0
+    assert mode(space.assertion) == 0o600

@@ -339,3 +339,24 @@ def test_jwks_checks_each_key(rs256_key: SigningKey) -> None:
 def test_jwks_empty() -> None:
     with pytest.raises(JWKError, match="empty"):
         jwks([])
+
+
+@pytest.mark.parametrize("kty", [["RSA"], {"name": "RSA"}])
+def test_check_public_jwk_kty_not_string(rs256_key: SigningKey, kty: object) -> None:
+    with pytest.raises(JWKError, match="kty"):
+        check_public_jwk({**rs256_key.public_jwk, "kty": kty})
+
+
+def test_thumbprint_kty_not_string(rs256_key: SigningKey) -> None:
+    with pytest.raises(JWKError, match="kty"):
+        thumbprint({**rs256_key.public_jwk, "kty": ["RSA"]})
+
+
+def test_jwks_single_jwk_named(rs256_key: SigningKey) -> None:
+    with pytest.raises(JWKError, match="list of JWKs"):
+        jwks(rs256_key.public_jwk)
+
+
+def test_jwks_text_named(rs256_key: SigningKey) -> None:
+    with pytest.raises(JWKError, match="list of JWKs"):
+        jwks('{"kty": "RSA"}')

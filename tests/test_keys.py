@@ -796,3 +796,95 @@ def test_write_key_files_force_without_old_key(
     files = write_key_files(tmp_path, rs256_key, force=True)
     assert files.backups == ()
     assert files.private_key.exists()
+
+
+def test_write_key_files_dangling_symlink_refused(
+    tmp_path: Path, rs256_key: SigningKey
+) -> None:
+    link = tmp_path / "private_key.pem"
+    link.symlink_to(tmp_path / "moved-away.pem")
+    with pytest.raises(WorkspaceError, match="already exists") as caught:
+        write_key_files(tmp_path, rs256_key)
+    assert "symbolic link" in str(caught.value)
+    assert link.is_symlink()
+
+
+def test_write_key_files_force_moves_dangling_symlink(
+    tmp_path: Path, rs256_key: SigningKey
+) -> None:
+    link = tmp_path / "private_key.pem"
+    link.symlink_to(tmp_path / "moved-away.pem")
+    files = write_key_files(tmp_path, rs256_key, force=True)
+    assert [path.is_symlink() for path in files.backups] == [True]
+    assert SigningKey.load(files.private_key).kid == rs256_key.kid
+
+
+def test_write_key_files_force_keeps_symlink_target(
+    tmp_path: Path, rs256_key: SigningKey, es384_key: SigningKey
+) -> None:
+    elsewhere = tmp_path / "keys" / "registered.pem"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(rs256_key.private_pem())
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "private_key.pem").symlink_to(elsewhere)
+    files = write_key_files(tmp_path / "ws", es384_key, force=True)
+    assert elsewhere.read_bytes() == rs256_key.private_pem()
+    assert SigningKey.load(files.backups[0]).kid == rs256_key.kid
+    assert not files.private_key.is_symlink()
+
+
+def test_write_key_files_key_path_is_folder(
+    tmp_path: Path, rs256_key: SigningKey
+) -> None:
+    (tmp_path / "private_key.pem").mkdir()
+    with pytest.raises(WorkspaceError, match="is a folder"):
+        write_key_files(tmp_path, rs256_key, force=True)
+    assert (tmp_path / "private_key.pem").is_dir()
+
+
+def test_write_key_files_folder_is_file(tmp_path: Path, rs256_key: SigningKey) -> None:
+    (tmp_path / "keys").write_text("a file")
+    with pytest.raises(WorkspaceError, match="is a file"):
+        write_key_files(tmp_path / "keys", rs256_key)
+
+
+def test_load_empty_string() -> None:
+    with pytest.raises(PrivateKeyError, match="Private key source is empty"):
+        load_private_key("")
+
+
+def test_load_path_with_nul_byte() -> None:
+    with pytest.raises(PrivateKeyError, match="cannot be read"):
+        load_private_key("private\x00key.pem")
+
+
+@pytest.mark.parametrize("source", [5, ["private_key.pem"]])
+def test_load_source_of_wrong_type(source: object) -> None:
+    with pytest.raises(PrivateKeyError, match="not a path or PEM text"):
+        load_private_key(source)  # type: ignore[arg-type]
+
+
+def test_load_environment_escaped_crlf(
+    monkeypatch: pytest.MonkeyPatch, ec_private_key: ec.EllipticCurvePrivateKey
+) -> None:
+    pem = _pem(ec_private_key, serialization.PrivateFormat.PKCS8)
+    monkeypatch.setenv(PRIVATE_KEY_ENV, pem.strip().replace("\n", "\\r\\n"))
+    loaded = load_private_key()
+    assert loaded.private_numbers() == ec_private_key.private_numbers()
+
+
+def test_load_environment_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rs256_key: SigningKey
+) -> None:
+    files = write_key_files(tmp_path, rs256_key)
+    monkeypatch.setenv(PRIVATE_KEY_ENV, str(files.private_key))
+    assert SigningKey.load().kid == rs256_key.kid
+
+
+def test_load_environment_short_text_not_echoed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PRIVATE_KEY_ENV, "hunter2-not-a-key")
+    with pytest.raises(PrivateKeyError, match=r"\$QLIK_PRIVATE_KEY") as caught:
+        load_private_key()
+    assert "hunter2" not in str(caught.value)

@@ -77,3 +77,13 @@ def test_excerpt_truncates() -> None:
 
 def test_excerpt_redacts() -> None:
     assert safe_excerpt(f"<p>{JWT}</p>") == "[JWT redacted]"
+
+
+def test_redact_member_holding_jwt() -> None:
+    text = f"access_token={JWT}&expires_in=60"
+    assert redact_secrets(text) == "access_token=[redacted]&expires_in=60"
+
+
+def test_redact_quoted_value_with_spaces() -> None:
+    text = '{"password": "correct horse battery staple", "user": "u"}'
+    assert redact_secrets(text) == '{"password": "[redacted]", "user": "u"}'

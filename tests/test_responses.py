@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -184,3 +186,41 @@ def test_json_body_rejects_html(fetch: Callable[[Reply], requests.Response]) -> 
     assert "Answer is not JSON" in message
     assert "hi [JWT redacted]" in message
     assert JWT not in message
+
+
+@pytest.fixture
+def berlin_time() -> Iterator[None]:
+    """Run with the local time zone one hour ahead of UTC in January."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Berlin"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    "value", ["Fri Jan 15 08:00:30 2027", "Fri, 15 Jan 2027 08:00:30 -0000"]
+)
+@pytest.mark.usefixtures("berlin_time")
+def test_retry_after_date_without_zone_is_utc(value: str) -> None:
+    moment = datetime(2027, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp()
+    assert parse_retry_after(value, now=lambda: moment) == 30
+
+
+def test_parse_deeply_nested_json(fetch: Callable[[Reply], requests.Response]) -> None:
+    reply = Reply(500, "[" * 100_000, {"Content-Type": "application/json"})
+    parsed = parse_error_response(fetch(reply))
+    assert parsed.excerpt is not None
+    assert parsed.excerpt.startswith("[[[")
+
+
+def test_json_body_deeply_nested(fetch: Callable[[Reply], requests.Response]) -> None:
+    reply = Reply(200, "[" * 100_000, {"Content-Type": "application/json"})
+    with pytest.raises(ResponseFormatError, match="not JSON"):
+        json_body(fetch(reply), what="Token response")

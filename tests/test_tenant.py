@@ -101,3 +101,80 @@ def test_error_names_fix() -> None:
 )
 def test_is_loopback(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ftp://user:hunter2pw@acme.eu.qlikcloud.com",
+        "https://user:hunter2pw@acme.eu.qlikcloud.com:99999",
+        "https://user:hunter2pw@acme.eu.qlikcloud.com:port",
+        "http://user:hunter2pw@[fe80::1]",
+        "https://user:hunter2pw@acme eu.qlikcloud.com",
+    ],
+)
+def test_password_never_echoed(text: str) -> None:
+    with pytest.raises(TenantURLError) as caught:
+        tenant_origin(text)
+    assert "hunter2pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text", ["https:/acme.eu.qlikcloud.com", "https:acme.eu.qlikcloud.com"]
+)
+def test_scheme_without_slashes_rejected(text: str) -> None:
+    with pytest.raises(TenantURLError, match="https://"):
+        tenant_origin(text)
+
+
+def test_script_scheme_rejected() -> None:
+    with pytest.raises(TenantURLError, match="unsupported scheme"):
+        tenant_origin("javascript:alert(1)")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "acme .eu.qlikcloud.com",
+        "https://acme\t.eu.qlikcloud.com",
+        "acme\x00.eu.qlikcloud.com",
+        "acme<eu>.qlikcloud.com",
+    ],
+)
+def test_host_with_bad_characters_rejected(text: str) -> None:
+    with pytest.raises(TenantURLError, match="host"):
+        tenant_origin(text)
+
+
+@pytest.mark.parametrize("text", ["https://[::1", "https://[acme]", "[::1]x"])
+def test_broken_brackets_rejected(text: str) -> None:
+    with pytest.raises(TenantURLError, match="invalid"):
+        tenant_origin(text)
+
+
+def test_port_zero_rejected() -> None:
+    with pytest.raises(TenantURLError, match="port"):
+        tenant_origin("acme.eu.qlikcloud.com:0")
+
+
+@pytest.mark.parametrize("value", [5, b"acme.eu.qlikcloud.com", ["acme"]])
+def test_non_text_tenant_rejected(value: object) -> None:
+    with pytest.raises(TenantURLError, match="not text"):
+        tenant_origin(value)  # type: ignore[arg-type]
+
+
+def test_trailing_dot_dropped() -> None:
+    assert tenant_origin("acme.eu.qlikcloud.com.") == ORIGIN
+
+
+def test_ipv6_origin_bracketed() -> None:
+    assert tenant_origin("[2001:db8::1]:8443") == "https://[2001:db8::1]:8443"
+
+
+def test_ipv6_http_fix_bracketed() -> None:
+    with pytest.raises(TenantURLError, match=re.escape("use https://[2001:db8::1]")):
+        tenant_origin("http://[2001:db8::1]:8080")
+
+
+def test_international_host_kept() -> None:
+    assert tenant_origin("bücher.example") == "https://bücher.example"

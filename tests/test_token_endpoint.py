@@ -8,7 +8,7 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
-from http_fixtures import Reply, ScriptedServer
+from http_fixtures import Reply, ScriptedServer, raw_server
 
 from qlik_tutorial.assertion import ASSERTION_TYPE, build_client_assertion
 from qlik_tutorial.errors import (
@@ -19,6 +19,7 @@ from qlik_tutorial.errors import (
     TenantTimeoutError,
     TenantUnreachableError,
     TokenRequestError,
+    TransportError,
 )
 from qlik_tutorial.keys import SigningKey
 from qlik_tutorial.token_endpoint import (
@@ -319,3 +320,97 @@ def test_token_used_with_real_assertion(
     server.queue(Reply(200, token_body()))
     request_access_token(server.url, CLIENT_ID, assertion)
     assert server.requests[0].form["client_assertion"] == [assertion]
+
+
+@pytest.mark.parametrize(
+    "expires_in", [10**400, 1e300, "1e300"], ids=["long-int", "float", "text"]
+)
+def test_token_huge_expires_in_rejected(expires_in: object) -> None:
+    with pytest.raises(ResponseFormatError, match="invalid expires_in"):
+        AccessToken.from_response(token_body(expires_in=expires_in), now=clock)
+
+
+@pytest.mark.parametrize("expires_in", [-5, "-60"])
+def test_token_negative_expires_in_rejected(expires_in: object) -> None:
+    with pytest.raises(ResponseFormatError, match="invalid expires_in"):
+        AccessToken.from_response(token_body(expires_in=expires_in), now=clock)
+
+
+def test_token_expires_in_as_string() -> None:
+    token = AccessToken.from_response(token_body(expires_in="3600"), now=clock)
+    assert token.expires_at == NOW + 3600
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    [1e20, -1e20, "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"],
+)
+def test_token_expires_at_out_of_range(expires_at: object) -> None:
+    body = token_body(expires_in=None, expires_at=expires_at)
+    with pytest.raises(ResponseFormatError, match="invalid expires_at"):
+        AccessToken.from_response(body, now=clock)
+
+
+@pytest.mark.parametrize(
+    "expires_at", ["2027-01-15T10:00:00+02:00", "2027-01-15T08:00:00z"]
+)
+def test_token_expires_at_with_offset(expires_at: str) -> None:
+    body = token_body(expires_in=None, expires_at=expires_at)
+    token = AccessToken.from_response(body, now=clock)
+    assert token.expires_at == datetime(2027, 1, 15, 8, 0, tzinfo=UTC).timestamp()
+
+
+def test_token_far_expiry_repr() -> None:
+    token = AccessToken(ACCESS_TOKEN, "Bearer", 1e300, "user_default")
+    assert "expires_at=" in repr(token)
+
+
+def test_token_extra_members_kept() -> None:
+    body = token_body(refresh_token="r-1", issued_token_type="urn:x")
+    token = AccessToken.from_response(body, now=clock)
+    assert token.response["issued_token_type"] == "urn:x"
+
+
+@pytest.mark.parametrize(
+    "access_token",
+    ["abc def" + "x" * 40, "abc\r\nX-Injected: 1" + "x" * 40, "tök" * 20],
+)
+def test_token_unusable_characters_rejected(access_token: str) -> None:
+    with pytest.raises(ResponseFormatError, match="access_token") as caught:
+        AccessToken.from_response(token_body(access_token=access_token), now=clock)
+    assert access_token[4:] not in str(caught.value)
+
+
+def test_token_type_value_redacted() -> None:
+    with pytest.raises(ResponseFormatError, match="token_type") as caught:
+        AccessToken.from_response(token_body(token_type=ACCESS_TOKEN), now=clock)
+    assert ACCESS_TOKEN not in str(caught.value)
+
+
+def test_truncated_response_is_transport_error() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    with (
+        raw_server(head + b"Content-Length: 100\r\n\r\n{") as url,
+        pytest.raises(TransportError, match="could not be read") as caught,
+    ):
+        request_access_token(url, CLIENT_ID, FAKE_ASSERTION, timeout=2.0)
+    assert f"{url}/oauth/token" in str(caught.value)
+
+
+def test_undecodable_response_is_transport_error(server: ScriptedServer) -> None:
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    server.queue(Reply(200, b"not gzip at all", headers))
+    with pytest.raises(TransportError, match="could not be read"):
+        request(server)
+
+
+def test_deeply_nested_json_rejected(server: ScriptedServer) -> None:
+    server.queue(Reply(200, "[" * 100_000, {"Content-Type": "application/json"}))
+    with pytest.raises(ResponseFormatError, match="not JSON"):
+        request(server)
+
+
+def test_redirect_to_malformed_url(server: ScriptedServer) -> None:
+    server.queue(Reply(302, b"", {"Location": "http://[::1"}))
+    with pytest.raises(TransportError, match="Location header that is not a URL"):
+        request(server)

@@ -200,3 +200,52 @@ def test_token_reload_equal(space: Workspace) -> None:
     token = AccessToken.from_response(response, now=lambda: NOW)
     space.save_token(token)
     assert space.load_token() == token
+
+
+def write_client(space: Workspace, **members: str) -> None:
+    data = {"tenant": "acme.qlikcloud.com", "client_id": "c-1", "alg": "RS256"}
+    data.update(kid="kid-1", **members)
+    space.ensure()
+    space.client_json.write_text(json.dumps(data))
+
+
+def test_client_file_bad_tenant(space: Workspace) -> None:
+    write_client(space, tenant="ftp://user:hunter2pw@acme.qlikcloud.com")
+    with pytest.raises(WorkspaceError, match=r"client\.json") as caught:
+        space.load_client()
+    assert "unsupported scheme" in str(caught.value)
+    assert "hunter2pw" not in str(caught.value)
+
+
+def test_client_file_bad_alg(space: Workspace) -> None:
+    write_client(space, alg="HS256")
+    with pytest.raises(WorkspaceError, match="alg 'HS256'"):
+        space.load_client()
+
+
+def test_client_file_empty_client_id(space: Workspace) -> None:
+    write_client(space, client_id=" ")
+    with pytest.raises(WorkspaceError, match="client_id"):
+        space.load_client()
+
+
+def test_client_file_with_byte_order_mark(space: Workspace) -> None:
+    space.save_client(CONFIG)
+    text = space.client_json.read_text()
+    space.client_json.write_text("\ufeff" + text, encoding="utf-8")
+    assert space.load_client() == ClientConfig(
+        "https://acme.eu.qlikcloud.com", "client-1", "RS256", "kid-1"
+    )
+
+
+def test_token_file_null(space: Workspace) -> None:
+    space.ensure()
+    space.token_json.write_text("null")
+    with pytest.raises(WorkspaceError, match="JSON null"):
+        space.load_token()
+
+
+def test_ensure_below_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WorkspaceError, match="is a file"):
+        Workspace(tmp_path / "file" / "ws").ensure()
