@@ -34,9 +34,15 @@ from urllib.parse import urlsplit
 
 from . import local_tenant
 from .assertion import build_client_assertion, decode_assertion
-from .errors import AlgorithmError, ConfigurationError, WorkspaceError
-from .jwk import check_public_jwk
+from .errors import (
+    AlgorithmError,
+    APIRequestError,
+    ConfigurationError,
+    WorkspaceError,
+)
+from .jwk import check_public_jwk, describe_key
 from .keys import SigningKey, generate_private_key, write_key_files
+from .local_tenant.registration import admin_request
 from .notebook_display import (
     SUMMARY_MIMETYPE,
     Clock,
@@ -45,6 +51,7 @@ from .notebook_display import (
     checklist_widget,
     curl_api_text,
     curl_token_text,
+    error_text,
     expiry_text,
     format_utc,
     jwk_copy_widget,
@@ -56,11 +63,13 @@ from .notebook_display import (
     show_checklist,
     show_curl_api,
     show_curl_token,
+    show_errors_briefly,
     show_jwk,
     show_key_files,
     show_openssl,
     show_summary,
     show_token,
+    show_token_issued,
     show_user,
     summarize_assertion,
     summarize_client,
@@ -68,6 +77,7 @@ from .notebook_display import (
     summarize_token,
     summarize_user,
     summary_bundle,
+    token_issued_text,
     token_text,
 )
 from .tenant import is_loopback, tenant_origin, token_endpoint
@@ -90,6 +100,7 @@ __all__ = [
     "checklist_widget",
     "curl_api_text",
     "curl_token_text",
+    "error_text",
     "format_utc",
     "jwk_copy_widget",
     "jwk_text",
@@ -100,17 +111,21 @@ __all__ = [
     "openssl_text",
     "prepare_key",
     "register_client",
+    "require_local_tenant",
     "resolve_tenant",
     "resolve_workspace",
+    "shift_local_clock",
     "show_assertion",
     "show_checklist",
     "show_curl_api",
     "show_curl_token",
+    "show_errors_briefly",
     "show_jwk",
     "show_key_files",
     "show_openssl",
     "show_summary",
     "show_token",
+    "show_token_issued",
     "show_user",
     "summarize_assertion",
     "summarize_client",
@@ -119,6 +134,7 @@ __all__ = [
     "summarize_user",
     "summary_bundle",
     "token_for_call",
+    "token_issued_text",
     "token_text",
     "workspace_alg",
 ]
@@ -236,6 +252,11 @@ def _supplied_key(private_key: str | os.PathLike[str] | None) -> tuple[Any, str]
     return None, ""
 
 
+def _key_summary(key: SigningKey) -> str:
+    """Return "RS256 key pair: RSA 2048-bit key, kid ...", never key material."""
+    return f"{key.alg} key pair: {describe_key(key.private_key)}, kid {key.kid}"
+
+
 def prepare_key(
     space: Workspace,
     *,
@@ -259,7 +280,8 @@ def prepare_key(
         key = SigningKey.load(source, alg=requested)
         if not existing:
             write_key_files(space.root, key)
-            print(f"Loaded the {key.alg} key from {origin} and wrote its files.")
+            summary = _key_summary(key)
+            print(f"Loaded the key from {origin} and wrote its files. {summary}.")
             return key
         current = SigningKey.load(space.private_key, alg=existing_alg)
         if current.kid != key.kid:
@@ -285,14 +307,16 @@ def prepare_key(
                 "the old key up with `qlik-tutorial keygen --force`",
             )
         key = SigningKey.load(space.private_key, alg=chosen)
-        same = f"the key from {origin}" if source is not None else f"an {key.alg} key"
-        print(f"The workspace already contains {same}: reusing it.")
+        same = f"the key from {origin}" if source is not None else "a key"
+        print(
+            f"The workspace already contains {same}: reusing it. {_key_summary(key)}."
+        )
         return key
 
     chosen = requested or DEFAULT_ALG
     key = SigningKey.from_private_key(generate_private_key(chosen), chosen)
     write_key_files(space.root, key)
-    print(f"Generated a new {key.alg} key pair.")
+    print(f"Generated a new {_key_summary(key)}.")
     return key
 
 
@@ -335,6 +359,50 @@ def resolve_tenant(tenant: str | None, space: Workspace) -> Tenant:
         origin = tenant_origin(local_tenant.ensure_local_tenant(space.root))
     print(f"Tenant: {origin} (from {source}{', the local tenant' if local else ''})")
     return Tenant(origin=origin, local=local, source=source)
+
+
+def require_local_tenant(tenant: Tenant, *, reason: str) -> None:
+    """Raise `ConfigurationError` unless ``tenant`` is the local tenant.
+
+    ``reason`` says why the step needs the local tenant.
+    """
+    if not tenant.local:
+        raise ConfigurationError(
+            "This step runs only against the local tenant",
+            value=tenant.origin,
+            cause=reason,
+            fix=f"leave tenant unset (None) or pass {LOCAL_TENANT!r}, and unset "
+            f"{TENANT_ENV}",
+        )
+
+
+def shift_local_clock(space: Workspace, seconds: float) -> None:
+    """Set how far the local tenant's clock runs ahead of this machine's.
+
+    The local tenant adds ``seconds`` to its clock from the next request on,
+    so a notebook can let time pass without waiting. A negative value sets it
+    behind, and 0 restores the real time. Only the local tenant has this
+    setting, through its admin API.
+    """
+    url = local_tenant.ensure_local_tenant(space.root)
+    key = local_tenant.admin_key(space.root)
+    path = "/api/v1/local-tenant/settings"
+    status, body = admin_request(url, key, "PATCH", path, {"clockOffset": seconds})
+    if status != 200:
+        raise APIRequestError(
+            "Changing the local tenant's clock failed",
+            value=status,
+            cause=f"the admin API responded {json.dumps(body)[:200]}",
+            fix="check the local tenant with `qlik-tutorial local-tenant status`",
+            status=status,
+            url=url + path,
+        )
+    if seconds == 0:
+        print("The local tenant's clock is back in step with this machine's.")
+    else:
+        direction = "ahead of" if seconds > 0 else "behind"
+        offset = f"{abs(seconds):g} s {direction}"
+        print(f"The local tenant's clock now runs {offset} this machine's.")
 
 
 def load_public_jwk(space: Workspace, *, alg: str | None = None) -> dict[str, Any]:
@@ -521,12 +589,13 @@ def assertion_for_exchange(
     if jwt is not None and reason is None:
         exp = float(decode_assertion(jwt, now=now).claims["exp"])
         left = relative_time(exp - now())
-        print(f"Using the assertion from step 03: it expires {left}.")
+        print(f"Using the assertion from step 3: it expires {left}.")
         return jwt
     fresh = build_client_assertion(key, config.client_id, config.tenant, now=now)
     space.save_assertion(fresh)
     print(
-        f"Signed a fresh assertion, because the step-03 one cannot be used: {reason}."
+        f"Signed a fresh assertion, because the one from step 3 cannot be used: "
+        f"{reason}."
     )
     return fresh
 
@@ -544,9 +613,9 @@ def token_for_call(
             fix="run 04_exchange_token with this workspace first",
         )
     if not token.is_expired(now, margin=TOKEN_MARGIN):
-        print(f"Using the token from step 04: it expires {expiry_text(token, now())}.")
+        print(f"Using the token from step 4: it expires {expiry_text(token, now())}.")
         return token
-    print("The step-04 token has expired: signing a new assertion for a new token.")
+    print("The token from step 4 has expired: signing a new assertion for a new one.")
     token = fetch_access_token(key, config.client_id, config.tenant, now=now)
     space.save_token(token)
     return token

@@ -5,6 +5,9 @@ With ``interactive=True`` the registration checklist and the JWK copy button
 are also shown as ipywidgets. No helper waits for a click, because a kernel
 run by papermill has no front end to send one. Nothing shown here contains a
 private key, a client assertion or a full access token.
+
+`show_errors_briefly` makes IPython show the kit's errors as labelled lines
+(symptom, value, cause, fix) in place of a traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import html
 import json
 import stat
+import textwrap
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from .assertion import ASSERTION_TYPE, decode_assertion, format_duration
+from .errors import QlikTutorialError, ServerError
 from .keys import SigningKey
 from .redact import mask_token
 from .tenant import token_endpoint
@@ -299,6 +304,77 @@ def token_text(token: AccessToken, *, now: Clock = time.time) -> str:
 def show_token(token: AccessToken, *, now: Clock = time.time) -> None:
     """Show the token response; the token appears only as a masked prefix."""
     print(token_text(token, now=now))
+
+
+def token_issued_text(token: AccessToken, *, now: Clock = time.time) -> str:
+    """Return one line saying that a token was issued, without the token."""
+    return (
+        f"Token issued: {token.token_type}, expires {expiry_text(token, now())}, "
+        f"scope {token.scope}"
+    )
+
+
+def show_token_issued(token: AccessToken, *, now: Clock = time.time) -> None:
+    """Show that the tenant issued ``token``: its type, expiry and scope."""
+    print(token_issued_text(token, now=now))
+
+
+ERROR_WIDTH = 88
+_LABEL_WIDTH = 10
+
+
+def _labelled(label: str, text: str) -> str:
+    return textwrap.fill(
+        text,
+        width=ERROR_WIDTH,
+        initial_indent=f"  {label + ':':<{_LABEL_WIDTH - 2}}",
+        subsequent_indent=" " * _LABEL_WIDTH,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def error_text(error: QlikTutorialError) -> str:
+    """Return a kit error as short lines: what failed, the value, cause and fix.
+
+    A server error's value is the tenant's answer (status, code, title and
+    detail), so it is labelled ``answer``.
+    """
+    lines = [f"{type(error).__name__}: {error.symptom}"]
+    if error.value is not None:
+        value = error.value if isinstance(error.value, str) else repr(error.value)
+        label = "answer" if isinstance(error, ServerError) else "value"
+        lines.append(_labelled(label, value))
+    if error.cause:
+        lines.append(_labelled("cause", error.cause))
+    if error.fix:
+        lines.append(_labelled("fix", error.fix))
+    return "\n".join(lines)
+
+
+def _brief_traceback(
+    shell: Any, kind: type[BaseException], error: QlikTutorialError, *_: Any, **__: Any
+) -> list[str]:
+    lines = error_text(error).splitlines()
+    # IPython leaves the display of a custom-handled exception to the handler.
+    # _showtraceback is the hook that ipykernel overrides to send the error
+    # output, so the cell still fails and raises-exception still applies.
+    shell._showtraceback(kind, error, lines)
+    return lines
+
+
+def show_errors_briefly() -> None:
+    """Show the kit's errors in this notebook as a few labelled lines.
+
+    Each error shows its class and symptom, then the value, cause and fix, each
+    wrapped on its own line, without the traceback. Other exceptions keep
+    IPython's traceback. Outside IPython this does nothing.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((QlikTutorialError,), _brief_traceback)
 
 
 def show_user(user: Mapping[str, Any]) -> None:

@@ -18,10 +18,13 @@ from qlik_tutorial.assertion import build_client_assertion, decode_assertion
 from qlik_tutorial.errors import (
     AlgorithmError,
     ConfigurationError,
+    TenantTimeoutError,
+    TokenRequestError,
     WorkspaceError,
 )
 from qlik_tutorial.keys import SigningKey, write_key_files
-from qlik_tutorial.notebook_display import CHECKLIST
+from qlik_tutorial.local_tenant.registration import admin_request
+from qlik_tutorial.notebook_display import CHECKLIST, ERROR_WIDTH
 from qlik_tutorial.token_endpoint import AccessToken
 from qlik_tutorial.workspace import WORKSPACE_ENV, ClientConfig, Workspace
 
@@ -147,6 +150,15 @@ def test_prepare_key_generates(space: Workspace) -> None:
 
 def test_prepare_key_default_alg(space: Workspace) -> None:
     assert nb.prepare_key(space).alg == "RS256"
+
+
+def test_prepare_key_prints_kid(
+    space: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = nb.prepare_key(space, alg="ES384")
+    out = capsys.readouterr().out
+    assert f"kid {key.kid}" in out
+    assert "EC key on curve P-384" in out
 
 
 def test_prepare_key_reuses_same_alg(
@@ -312,6 +324,35 @@ def test_register_local_through_api(local_space: Workspace) -> None:
     )
     kids = [jwk["kid"] for jwk in answer.json()["publicKeys"]]
     assert kids == [config.kid]
+
+
+def test_require_local_tenant_real(keyed_space: Workspace) -> None:
+    tenant = nb.resolve_tenant(REAL_TENANT, keyed_space)
+    with pytest.raises(ConfigurationError, match="only against the local tenant"):
+        nb.require_local_tenant(tenant, reason="it sends broken requests")
+
+
+def test_require_local_tenant_local() -> None:
+    tenant = nb.Tenant(origin="http://127.0.0.1:1", local=True, source="default")
+    assert nb.require_local_tenant(tenant, reason="unused") is None
+
+
+def _clock_offset(space: Workspace) -> float:
+    url = local_tenant.ensure_local_tenant(space.root)
+    key = local_tenant.admin_key(space.root)
+    _, settings = admin_request(url, key, "GET", "/api/v1/local-tenant/settings")
+    return float(settings["clockOffset"])
+
+
+def test_shift_local_clock_ahead(local_space: Workspace) -> None:
+    nb.shift_local_clock(local_space, 400)
+    assert _clock_offset(local_space) == 400
+
+
+def test_shift_local_clock_back(local_space: Workspace) -> None:
+    nb.shift_local_clock(local_space, 400)
+    nb.shift_local_clock(local_space, 0)
+    assert _clock_offset(local_space) == 0
 
 
 def test_load_public_jwk_alg_contradiction(keyed_space: Workspace) -> None:
@@ -629,6 +670,52 @@ def test_token_text_masks_token() -> None:
     assert token.masked in text
 
 
+def test_token_issued_text_hides_token() -> None:
+    token = _token(time.time() + 3600)
+    text = nb.token_issued_text(token)
+    assert token.access_token[:10] not in text
+    assert text.startswith("Token issued: Bearer, expires in")
+
+
+def _server_error() -> TokenRequestError:
+    return TokenRequestError(
+        "Token request failed: Invalid audience",
+        value="HTTP 401 OAUTH-27 from https://acme.eu.qlikcloud.com/oauth/token",
+        cause="the assertion's aud claim differs from the token endpoint URL",
+        fix="set aud to exactly https://acme.eu.qlikcloud.com/oauth/token",
+        status=401,
+        url="https://acme.eu.qlikcloud.com/oauth/token",
+    )
+
+
+def test_error_text_labels_server_answer() -> None:
+    lines = nb.error_text(_server_error()).splitlines()
+    assert lines[0] == "TokenRequestError: Token request failed: Invalid audience"
+    assert lines[1].startswith("  answer: HTTP 401 OAUTH-27")
+    assert lines[-1].startswith("  fix:    set aud to exactly")
+
+
+def test_error_text_labels_value() -> None:
+    error = TenantTimeoutError(
+        "Token request timed out", value="http://127.0.0.1:9/oauth/token"
+    )
+    text = nb.error_text(error)
+    assert text.splitlines()[1] == "  value:  http://127.0.0.1:9/oauth/token"
+
+
+def test_error_text_wraps_lines() -> None:
+    error = ConfigurationError("Bad", cause="word " * 60, fix="fix it")
+    lines = nb.error_text(error).splitlines()
+    assert max(len(line) for line in lines) <= ERROR_WIDTH
+    assert lines[2].startswith(" " * 10 + "word")
+
+
+def test_error_text_keeps_urls_whole() -> None:
+    url = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    error = ConfigurationError("Bad", cause="x " * 36, fix="send " + url)
+    assert url in nb.error_text(error)
+
+
 def test_summary_bundle_mimetype() -> None:
     bundle = nb.summary_bundle("RS256 key pair", alg="RS256")
     assert bundle[nb.SUMMARY_MIMETYPE] == {"line": "RS256 key pair", "alg": "RS256"}
@@ -652,6 +739,7 @@ def test_displays_hide_private_key(
             nb.openssl_text(es384_key),
             nb.assertion_text(jwt),
             nb.curl_token_text(keyed_space, real_client),
+            nb.token_issued_text(_token(time.time() + 60)),
             repr(es384_key),
         ]
     )
