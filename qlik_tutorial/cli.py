@@ -21,14 +21,22 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import diagnostics, keys
-from .api import DEFAULT_PATH, call_api
+from .api import DEFAULT_PATH, api_url, call_api
 from .assertion import DEFAULT_LIFETIME, MAX_LIFETIME, build_client_assertion
-from .errors import PrivateKeyError, QlikTutorialError
+from .errors import (
+    ConfigurationError,
+    PrivateKeyError,
+    QlikTutorialError,
+    WorkspaceError,
+)
 from .redact import redact_secrets
+from .tenant import is_loopback, safe_url, tenant_origin
 from .token_endpoint import (
     DEFAULT_SCOPE,
     DEFAULT_TIMEOUT,
@@ -51,6 +59,24 @@ Subparsers = Any  # argparse's _SubParsersAction, which is private
 
 class UsageError(Exception):
     """A required option is missing or options contradict each other (exit 2)."""
+
+
+def is_local_tenant(tenant: str | None) -> bool:
+    """Return whether ``tenant`` names the local tenant: 'local' in any case."""
+    return tenant is not None and tenant.strip().lower() == LOCAL_TENANT
+
+
+def folder_argument(text: str) -> Path:
+    """Parse a folder option and reject an empty value (an argparse ``type``).
+
+    An empty value, often an unset shell variable, would mean the current
+    folder and put keys and tokens there.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty: pass a folder, or leave the option out for the default"
+        )
+    return Path(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,7 +177,7 @@ def _common_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
         "--workspace",
-        type=_folder,
+        type=folder_argument,
         metavar="DIR",
         help="workspace folder supplying the key, tenant and client ID when "
         f"their options are left out (default: ${WORKSPACE_ENV}, else "
@@ -219,14 +245,17 @@ def _network_options() -> argparse.ArgumentParser:
     return options
 
 
-def _folder(text: str) -> Path:
-    # An empty value, often an unset shell variable, would mean the current
-    # folder and put keys and tokens there.
-    if not text.strip():
+def _lifetime(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not whole seconds: {text!r}") from None
+    if not 1 <= value <= MAX_LIFETIME:
         raise argparse.ArgumentTypeError(
-            "is empty: pass a folder, or leave the option out for the default"
+            f"must be from 1 to {MAX_LIFETIME} seconds, because Qlik Cloud rejects "
+            f"a longer assertion: {text!r}"
         )
-    return Path(text)
+    return value
 
 
 def _positive_seconds(text: str) -> float:
@@ -276,7 +305,7 @@ def add_keygen(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--out",
-        type=_folder,
+        type=folder_argument,
         metavar="DIR",
         help="folder for private_key.pem, public_key.pem and public_jwk.json "
         "(default: the workspace)",
@@ -294,9 +323,12 @@ def run_keygen(args: argparse.Namespace) -> int:
         raise UsageError("--bits applies to RSA keys; ES384 keys are always P-384")
     directory = (args.out or _workspace(args).root).absolute()
     Workspace(directory).ensure()
-    keys.check_key_files(directory, force=args.force)
-    key = keys.SigningKey.generate(args.alg, args.bits or 2048)
-    files = keys.write_key_files(directory, key, force=args.force)
+    try:
+        keys.check_key_files(directory, force=args.force)
+        key = keys.SigningKey.generate(args.alg, args.bits or 2048)
+        files = keys.write_key_files(directory, key, force=args.force)
+    except WorkspaceError as error:
+        raise _with_cli_fix(error, directory, force=args.force) from None
     for backup in files.backups:
         print(f"backup:      {backup}")
     print(f"private key: {files.private_key} (mode 0600, keep it secret)")
@@ -305,6 +337,23 @@ def run_keygen(args: argparse.Namespace) -> int:
     print(f"alg:         {key.alg}")
     print(f"kid:         {key.kid}")
     return 0
+
+
+def _with_cli_fix(
+    error: WorkspaceError, directory: Path, *, force: bool
+) -> WorkspaceError:
+    """Reword the fix for an existing key in command-line terms."""
+    private_key = keys.key_files(directory).private_key
+    exists = private_key.is_symlink() or private_key.is_file()
+    if force or not exists:
+        return error
+    return WorkspaceError(
+        error.symptom,
+        value=error.value,
+        cause=error.cause,
+        fix=f"use the existing key, or run {PROG} keygen --force to move it to "
+        "a dated backup first",
+    )
 
 
 def add_jwk(subparsers: Subparsers) -> None:
@@ -337,7 +386,7 @@ def add_assertion(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--lifetime",
-        type=int,
+        type=_lifetime,
         default=DEFAULT_LIFETIME,
         metavar="S",
         help=f"seconds from iat to exp, 1 to {MAX_LIFETIME} (default: %(default)s)",
@@ -347,9 +396,11 @@ def add_assertion(subparsers: Subparsers) -> None:
 def run_assertion(args: argparse.Namespace) -> int:
     """Sign a client assertion, print it and keep it in an explicit workspace."""
     space = _workspace(args)
-    tenant, client_id = _tenant(args, space), _client_id(args, space)
-    key = _signing_key(args, space)
-    assertion = build_client_assertion(key, client_id, tenant, lifetime=args.lifetime)
+    inputs = _inputs(args, space)
+    tenant = _tenant_url(space, inputs.tenant)
+    assertion = build_client_assertion(
+        inputs.key, inputs.client_id, tenant, lifetime=args.lifetime
+    )
     if _workspace_is_explicit(args):
         space.save_assertion(assertion)
     print(assertion)
@@ -371,7 +422,8 @@ def add_token(subparsers: Subparsers) -> None:
 def run_token(args: argparse.Namespace) -> int:
     """Request an access token and print the whole token response."""
     space = _workspace(args)
-    token = _access_token(args, space)
+    inputs = _inputs(args, space)
+    token = _access_token(args, space, inputs, _tenant_url(space, inputs.tenant))
     print(json.dumps(token.response, indent=2))
     return 0
 
@@ -397,8 +449,10 @@ def add_call(subparsers: Subparsers) -> None:
 def run_call(args: argparse.Namespace) -> int:
     """Request an access token, call the API and print its JSON response."""
     space = _workspace(args)
-    tenant = _tenant(args, space)
-    token = _access_token(args, space, tenant=tenant)
+    inputs = _inputs(args, space)
+    _check_path(args.path, inputs.tenant)
+    tenant = _tenant_url(space, inputs.tenant)
+    token = _access_token(args, space, inputs, tenant)
     result = call_api(tenant, token, args.path, timeout=_timeout(args))
     print(json.dumps(result, indent=2))
     return 0
@@ -471,7 +525,63 @@ def _option_value(args: argparse.Namespace, name: str) -> str | None:
     return value
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """The tenant as chosen (the local tenant not yet started), client ID and key."""
+
+    tenant: str
+    client_id: str
+    key: keys.SigningKey
+
+
+def _inputs(args: argparse.Namespace, space: Workspace) -> _Inputs:
+    """Resolve and check the tenant, client ID and key, contacting no tenant.
+
+    Checking every input first means a mistake never leaves a local tenant
+    running, or a request sent, for a command that then fails.
+    """
+    tenant = _tenant(args, space)
+    if not is_local_tenant(tenant):
+        tenant_origin(tenant)
+    return _Inputs(tenant, _client_id(args, space), _signing_key(args, space))
+
+
+def _tenant_url(space: Workspace, tenant: str) -> str:
+    """Return the tenant to send to, starting the local tenant when it is chosen."""
+    if not is_local_tenant(tenant):
+        return tenant
+    from .local_tenant import ensure_local_tenant
+
+    url = ensure_local_tenant(space.root)
+    logger.debug("local tenant at %s", url)
+    return url
+
+
+def _check_path(path: str, tenant: str) -> None:
+    """Raise `ConfigurationError` for an API URL that is not on ``tenant``."""
+    if not is_local_tenant(tenant):
+        api_url(tenant_origin(tenant), path)
+        return
+    text = path.strip()
+    if "://" in text and not is_loopback(_host(text)):
+        raise ConfigurationError(
+            "API URL is not on the tenant",
+            value=safe_url(text),
+            cause="the access token belongs to the local tenant on 127.0.0.1 and "
+            "must not go elsewhere",
+            fix=f"pass a path such as {DEFAULT_PATH}",
+        )
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 def _tenant(args: argparse.Namespace, space: Workspace) -> str:
+    """Return the tenant as given: a host, a URL or 'local'."""
     tenant = _option_value(args, "tenant") or os.environ.get(TENANT_ENV, "").strip()
     if not tenant:
         client = _client(space)
@@ -481,12 +591,6 @@ def _tenant(args: argparse.Namespace, space: Workspace) -> str:
             f"no tenant: pass --tenant T, set ${TENANT_ENV}, or use a --workspace "
             "whose client.json names it"
         )
-    if tenant.strip().lower() == LOCAL_TENANT:
-        from .local_tenant import ensure_local_tenant
-
-        url = ensure_local_tenant(space.root)
-        logger.debug("local tenant at %s", url)
-        return url
     return tenant
 
 
@@ -567,15 +671,12 @@ def _timeout(args: argparse.Namespace) -> tuple[float, float]:
 
 
 def _access_token(
-    args: argparse.Namespace, space: Workspace, *, tenant: str | None = None
+    args: argparse.Namespace, space: Workspace, inputs: _Inputs, tenant: str
 ) -> AccessToken:
     """Sign a fresh assertion and exchange it; keep both in an explicit workspace."""
-    tenant = tenant or _tenant(args, space)
-    client_id = _client_id(args, space)
-    key = _signing_key(args, space)
-    assertion = build_client_assertion(key, client_id, tenant)
+    assertion = build_client_assertion(inputs.key, inputs.client_id, tenant)
     token = request_access_token(
-        tenant, client_id, assertion, scope=args.scope, timeout=_timeout(args)
+        tenant, inputs.client_id, assertion, scope=args.scope, timeout=_timeout(args)
     )
     if _workspace_is_explicit(args):
         space.save_assertion(assertion)

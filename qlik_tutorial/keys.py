@@ -389,8 +389,8 @@ def _check_existing_key(files: KeyFiles, *, force: bool) -> bool:
             "A private key already exists",
             value=str(files.private_key),
             cause=cause,
-            fix="load the existing key, or pass force=True (keygen --force) to "
-            "move it to a dated backup first",
+            fix="load the existing key, or pass force=True to move it to a dated "
+            "backup first",
         )
     return True
 

@@ -122,6 +122,12 @@ def test_keygen_refuses_overwrite(run: Run, space: Workspace) -> None:
     assert space.private_key.read_bytes() == before
 
 
+def test_keygen_refusal_names_option(run: Run, space: Workspace) -> None:
+    _, _, err = run("keygen", "--workspace", space.root)
+    assert "keygen --force" in err
+    assert "force=True" not in err
+
+
 def test_keygen_force_backs_up(run: Run, space: Workspace) -> None:
     code, out, _ = run("keygen", "--workspace", space.root, "--force")
     backups = list(space.root.glob("private_key.*.pem.bak"))
@@ -237,7 +243,7 @@ def test_assertion_flags_override(run: Run, space: Workspace) -> None:
 
 def test_assertion_lifetime_too_long(run: Run, space: Workspace) -> None:
     code, out, err = run("assertion", "--workspace", space.root, "--lifetime", "301")
-    assert code == 1
+    assert code == 2
     assert out == ""
     assert "301" in err
 
@@ -585,3 +591,71 @@ def test_assertion_saved_with_mode_0600_under_umask(run: Run, space: Workspace) 
         os.umask(previous)
     assert code == 0
     assert mode(space.assertion) == 0o600
+
+
+@pytest.mark.parametrize("command", ["assertion", "token", "call"])
+def test_missing_key_starts_no_tenant(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    root = tmp_path / "new-folder"
+    monkeypatch.setenv("QLIK_TENANT", "local")
+    try:
+        code, _, err = run(command, "--workspace", root, "--client-id", "c")
+    finally:
+        stop_local_tenant(root)
+    assert code == 2
+    assert "no private key" in err
+    assert not (root / "local-tenant").exists()
+
+
+@pytest.mark.parametrize("command", ["assertion", "token", "call"])
+def test_missing_client_id_starts_no_tenant(
+    run: Run, tmp_path: Path, rs256_key: SigningKey, command: str
+) -> None:
+    root = tmp_path / "new-folder"
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(rs256_key.private_pem())
+    try:
+        code, _, err = run(
+            command, "--workspace", root, "--tenant", "local", "--key", key_file
+        )
+    finally:
+        stop_local_tenant(root)
+    assert code == 2
+    assert "no client ID" in err
+    assert not (root / "local-tenant").exists()
+
+
+def test_call_bad_path_starts_no_tenant(
+    run: Run, tmp_path: Path, rs256_key: SigningKey
+) -> None:
+    root = tmp_path / "new-folder"
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(rs256_key.private_pem())
+    try:
+        code, _, err = run(
+            "call", "--workspace", root, "--tenant", "local", "--client-id", "c",
+            "--key", key_file, "https://elsewhere.example.com/api/v1/users/me",
+        )  # fmt: skip
+    finally:
+        stop_local_tenant(root)
+    assert code == 1
+    assert "not on the tenant" in err
+    assert not (root / "local-tenant").exists()
+
+
+def test_assertion_bad_lifetime_starts_no_tenant(
+    run: Run, tmp_path: Path, rs256_key: SigningKey
+) -> None:
+    root = tmp_path / "new-folder"
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(rs256_key.private_pem())
+    try:
+        code, _, _ = run(
+            "assertion", "--workspace", root, "--tenant", "local", "--client-id",
+            "c", "--key", key_file, "--lifetime", "301",
+        )  # fmt: skip
+    finally:
+        stop_local_tenant(root)
+    assert code == 2
+    assert not (root / "local-tenant").exists()

@@ -707,6 +707,36 @@ def test_doctor_local_tenant_stopped(tmp_path: Path, rs256_key: SigningKey) -> N
     assert "[local_tenant_stopped]" in output
 
 
+def test_doctor_hides_tenant_password(tmp_path: Path, rs256_key: SigningKey) -> None:
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(rs256_key.private_pem())
+    _, output = run(
+        "--workspace", str(tmp_path / "ws"), "--tenant", "ftp://u:hunter2@x",
+        "--client-id", CLIENT_ID, "--key", str(key_file), "--offline",
+    )  # fmt: skip
+    assert "hunter2" not in output
+
+
+@pytest.mark.parametrize("name", ["LOCAL", " Local "])
+def test_doctor_local_tenant_any_case(
+    tmp_path: Path, rs256_key: SigningKey, name: str
+) -> None:
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(rs256_key.private_pem())
+    _, output = run(
+        "--workspace", str(tmp_path / "ws"), "--tenant", name,
+        "--client-id", CLIENT_ID, "--key", str(key_file), "--offline",
+    )  # fmt: skip
+    assert "[local_tenant_stopped]" in output
+
+
+@pytest.mark.parametrize("folder", ["", " "])
+def test_doctor_empty_workspace_is_usage(folder: str) -> None:
+    with pytest.raises(SystemExit) as exit_request:
+        run("--workspace", folder, "--offline")
+    assert exit_request.value.code == 2
+
+
 def test_cli_doctor_command(
     workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -759,6 +759,16 @@ def test_write_key_files_never_overwrites(
     assert json.loads(files.public_jwk.read_text())["kid"] == rs256_key.kid
 
 
+def test_write_key_files_fix_names_parameter(
+    tmp_path: Path, rs256_key: SigningKey
+) -> None:
+    write_key_files(tmp_path, rs256_key)
+    with pytest.raises(WorkspaceError) as caught:
+        write_key_files(tmp_path, rs256_key)
+    assert "force=True" in caught.value.fix
+    assert "--force" not in caught.value.fix
+
+
 def test_write_key_files_force_backs_up(
     tmp_path: Path, rs256_key: SigningKey, es384_key: SigningKey
 ) -> None:

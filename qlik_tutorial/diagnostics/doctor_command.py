@@ -18,6 +18,7 @@ from typing import TextIO
 
 from ..errors import ConfigurationError, WorkspaceError
 from ..keys import SUPPORTED_ALGS, SigningKey
+from ..tenant import safe_url
 from ..workspace import ClientConfig, Workspace, default_workspace
 from .checks import _Assertion, _finding, _split_assertion
 from .findings import Finding, finding_for_error, format_findings
@@ -54,9 +55,12 @@ def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_configuration_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--workspace``, ``--tenant``, ``--client-id``, ``--key`` and ``--alg``."""
+    # The command line imports this package, so its helpers load on use.
+    from ..cli import folder_argument
+
     parser.add_argument(
         "--workspace",
-        type=Path,
+        type=folder_argument,
         metavar="DIR",
         help="workspace folder supplying the tenant, client ID, key and registered "
         "kid where their options are left out (default: "
@@ -177,7 +181,16 @@ def _resolve_configuration(args: argparse.Namespace, stdin: TextIO) -> _Configur
     config.tenant = _first_set(
         args.tenant, os.environ.get("QLIK_TENANT"), client.tenant if client else None
     )
-    if config.tenant == "local":
+    config.client_id = _first_set(
+        args.client_id,
+        os.environ.get("QLIK_CLIENT_ID"),
+        client.client_id if client else None,
+    )
+    config.key = _load_key(args, config, stdin)
+    # The key and client ID are checked before the local tenant is looked for.
+    from ..cli import is_local_tenant
+
+    if is_local_tenant(config.tenant):
         config.tenant = _local_tenant_url(config.workspace)
         if config.tenant is None:
             root = config.workspace.root
@@ -186,24 +199,27 @@ def _resolve_configuration(args: argparse.Namespace, stdin: TextIO) -> _Configur
             config.findings.append(
                 _finding("local_tenant_stopped", cause, str(root), workspace=root)
             )
-    config.client_id = _first_set(
-        args.client_id,
-        os.environ.get("QLIK_CLIENT_ID"),
-        client.client_id if client else None,
-    )
+    return config
+
+
+def _load_key(
+    args: argparse.Namespace, config: _Configuration, stdin: TextIO
+) -> SigningKey | None:
+    """Load the key from --key, $QLIK_PRIVATE_KEY or the workspace, if any."""
     source: str | Path | None = args.key
     if source == "-":
         source = stdin.read()
     elif source is None and not os.environ.get("QLIK_PRIVATE_KEY", "").strip():
         if not config.workspace.private_key.exists():
-            return config
+            return None
         source = config.workspace.private_key
+    client = config.client
     try:
         alg = _first_set(args.alg, client.alg if client else None)
-        config.key = SigningKey.load(source, alg=alg)
+        return SigningKey.load(source, alg=alg)
     except ConfigurationError as error:
         config.findings.append(finding_for_error(error))
-    return config
+        return None
 
 
 def _first_set(*values: str | None) -> str | None:
@@ -244,7 +260,12 @@ def _describe_configuration(config: _Configuration, *, given: bool) -> str:
     registered = config.registered_jwks()
     rows = (
         ("workspace", str(config.workspace.root)),
-        ("tenant", config.tenant or "not set, so aud is checked for its form only"),
+        (
+            "tenant",
+            safe_url(config.tenant)
+            if config.tenant
+            else "not set, so aud is checked for its form only",
+        ),
         ("client ID", config.client_id or "not set, so iss and sub are not checked"),
         ("signing key", f"kid {key.kid} ({key.alg})" if key else "none"),
         ("registered kid", registered[0]["kid"] if registered else "unknown"),
