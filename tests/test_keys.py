@@ -346,7 +346,7 @@ def test_load_password_for_plain_key(
     rsa_private_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     pem = _pem(rsa_private_key, serialization.PrivateFormat.PKCS8)
-    with caplog.at_level(logging.WARNING, logger="qlik_tutorial.keys"):
+    with caplog.at_level(logging.WARNING, logger="qlik_tutorial.key_loading"):
         loaded = load_private_key(pem, password="unused")
     assert loaded.private_numbers() == rsa_private_key.private_numbers()
     assert "not encrypted" in caplog.text
