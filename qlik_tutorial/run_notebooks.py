@@ -158,6 +158,15 @@ def _kernel_manager_class() -> Iterator[type[AsyncKernelManager]]:
             def _default_ip(self) -> str:
                 return socket_prefix
 
+            async def _async_interrupt_kernel(self) -> None:
+                # jupyter_client 8 interrupts a kernel before shutting it down,
+                # and ipykernel may then log "KeyboardInterrupt caught in
+                # kernel" to the run's stderr. A finished notebook has nothing
+                # left to interrupt.
+                if self.shutting_down:
+                    return
+                await super()._async_interrupt_kernel()
+
         yield IPCKernelManager
 
 

@@ -9,6 +9,7 @@ step 04, and ES384 through `run_steps`, the driver of ``make run``.
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import os
 import re
@@ -33,6 +34,7 @@ from qlik_tutorial.notebook import METADATA_KEY, PARAMETERS, SUMMARY_MIMETYPE
 from qlik_tutorial.run_notebooks import (
     SCRATCH_MARKER,
     StepFailedError,
+    _kernel_manager_class,
     execute_notebook,
     run_steps,
     step_notebooks,
@@ -612,3 +614,14 @@ def test_make_lab_binds_loopback() -> None:
 def test_make_clean_keeps_workspace() -> None:
     removals = [line for line in _make_dry_run("clean").splitlines() if "rm " in line]
     assert removals == ["rm -rf build"]
+
+
+def test_kernel_shutdown_sends_no_interrupt() -> None:
+    with _kernel_manager_class() as manager_class:
+        manager = manager_class(kernel_name="python3")
+        manager.shutting_down = True
+        # With no kernel running, an interrupt that went through would raise.
+        asyncio.run(manager._async_interrupt_kernel())
+        manager.shutting_down = False
+        with pytest.raises(RuntimeError, match="No kernel is running"):
+            asyncio.run(manager._async_interrupt_kernel())
