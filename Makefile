@@ -63,12 +63,39 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/notebooks/01_generate_keys.ipynb $(LAB_ROOT)
 
-# Stops the local tenants of the kit's workspaces, then removes build/ (the
-# scratch workspace of make run included). workspace/ and its keys stay.
+# Stops the local tenants of workspace/, of the scratch workspace of make run
+# and of $QLIK_TUTORIAL_WORKSPACE, then removes build/. workspace/ and every
+# key stay. Without .venv, a tenant gets SIGTERM at the pid in its
+# local-tenant/server.json, and only when /proc shows that pid serving the
+# local tenant of that folder.
+TENANT_MODULE := qlik_tutorial.local_tenant
+
 clean:
-	@for folder in "$(CURDIR)/workspace" "$(CURDIR)/build/run-workspace"; do \
-		if [ -d "$$folder/local-tenant" ] && [ -x $(BIN)/qlik-tutorial ]; then \
+	@serves() { \
+		tr '\0' '\n' < "/proc/$$1/cmdline" 2>/dev/null | grep -qxF $(TENANT_MODULE) && \
+		tr '\0' '\n' < "/proc/$$1/cmdline" 2>/dev/null | grep -qxF "$$2"; \
+	}; \
+	for folder in "$(CURDIR)/workspace" "$(CURDIR)/build/run-workspace" \
+			$${QLIK_TUTORIAL_WORKSPACE:+"$$QLIK_TUTORIAL_WORKSPACE"}; do \
+		[ -d "$$folder/local-tenant" ] || continue; \
+		if [ -x $(BIN)/qlik-tutorial ]; then \
 			$(BIN)/qlik-tutorial local-tenant stop --workspace "$$folder" || exit 1; \
+			continue; \
 		fi; \
+		record="$$folder/local-tenant/server.json"; \
+		grep -q '"running": *true' "$$record" 2>/dev/null || continue; \
+		pid=$$(sed -n 's/^ *"pid": *\([0-9][0-9]*\).*/\1/p' "$$record"); \
+		[ -n "$$pid" ] && [ -d "/proc/$$pid" ] || continue; \
+		real=$$(cd "$$folder" && pwd -P); \
+		if ! serves "$$pid" "$$real"; then \
+			echo "Left pid $$pid alone: it is not the local tenant of $$folder"; \
+			continue; \
+		fi; \
+		echo "Stopping the local tenant of $$folder (pid $$pid)"; \
+		kill -TERM "$$pid"; \
+		tries=0; \
+		while serves "$$pid" "$$real" && [ $$tries -lt 100 ]; do \
+			sleep 0.1; tries=$$((tries + 1)); \
+		done; \
 	done
 	rm -rf build

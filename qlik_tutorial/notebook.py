@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from . import local_tenant
 from .assertion import build_client_assertion, decode_assertion
@@ -252,6 +252,25 @@ def _supplied_key(private_key: str | os.PathLike[str] | None) -> tuple[Any, str]
     return None, ""
 
 
+def _check_supplied_key(
+    space: Workspace, kid: str, alg: str, private_key: str | os.PathLike[str] | None
+) -> None:
+    """Raise `WorkspaceError` when a supplied key is not the workspace's key."""
+    source, origin = _supplied_key(private_key)
+    if source is None:
+        return
+    supplied = SigningKey.load(source, alg=alg).kid
+    if supplied != kid:
+        raise WorkspaceError(
+            f"The private key from {origin} contradicts the workspace",
+            value=str(space.private_key),
+            cause=f"the supplied key has kid {supplied}, the workspace's key has "
+            f"kid {kid}",
+            fix=f"leave private_key unset (None) and unset {PRIVATE_KEY_ENV}, or "
+            "start again from 01_generate_keys with a fresh workspace",
+        )
+
+
 def _key_summary(key: SigningKey) -> str:
     """Return "RS256 key pair: RSA 2048-bit key, kid ...", never key material."""
     return f"{key.alg} key pair: {describe_key(key.private_key)}, kid {key.kid}"
@@ -405,9 +424,18 @@ def shift_local_clock(space: Workspace, seconds: float) -> None:
         print(f"The local tenant's clock now runs {offset} this machine's.")
 
 
-def load_public_jwk(space: Workspace, *, alg: str | None = None) -> dict[str, Any]:
-    """Return the workspace's public JWK after checking it as the console would."""
-    check_alg(alg, space)
+def load_public_jwk(
+    space: Workspace,
+    *,
+    alg: str | None = None,
+    private_key: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Return the workspace's public JWK after checking it as the console would.
+
+    Raises when the ``alg`` parameter or a supplied key (the ``private_key``
+    path or ``QLIK_PRIVATE_KEY``) contradicts the workspace.
+    """
+    found = check_alg(alg, space)
     jwk = _workspace_jwk(space)
     if jwk is None:
         raise WorkspaceError(
@@ -417,8 +445,56 @@ def load_public_jwk(space: Workspace, *, alg: str | None = None) -> dict[str, An
             fix="run 01_generate_keys with this workspace first",
         )
     check_public_jwk(jwk)
+    _check_supplied_key(space, str(jwk["kid"]), found, private_key)
     print(f"{space.public_jwk.name} passes the console's checks (kid {jwk['kid']}).")
     return jwk
+
+
+def _check_local_client(
+    space: Workspace, client_id: str, kid: str, source: str
+) -> None:
+    """Raise unless the local tenant has a client ``client_id`` with the key ``kid``."""
+    url = local_tenant.ensure_local_tenant(space.root)
+    key = local_tenant.admin_key(space.root)
+    path = f"/api/v1/oauth-clients/{quote(client_id, safe='')}"
+    status, body = admin_request(url, key, "GET", path)
+    if source == "workspace":
+        fresh = f"delete {space.client_json.name} and run this step again"
+    elif source == CLIENT_ID_ENV:
+        fresh = f"unset {CLIENT_ID_ENV}"
+    else:
+        fresh = "leave client_id unset (None)"
+    fresh += ", so that the local tenant registers a new client"
+    if status == 404:
+        raise ConfigurationError(
+            f"The client ID from {source} is not registered on the local tenant",
+            value=client_id,
+            cause=f"the local tenant at {url} has no OAuth client with this ID",
+            fix=f"{fresh}, or pass the ID of a client registered there",
+        )
+    if status != 200 or not isinstance(body, dict):
+        raise APIRequestError(
+            "Looking the client ID up on the local tenant failed",
+            value=status,
+            cause=f"the admin API responded {json.dumps(body)[:200]}",
+            fix="check the local tenant with `qlik-tutorial local-tenant status`",
+            status=status,
+            url=url + path,
+        )
+    kids = [
+        str(jwk.get("kid"))
+        for jwk in body.get("publicKeys") or []
+        if isinstance(jwk, dict)
+    ]
+    if kid not in kids:
+        raise ConfigurationError(
+            f"The client from {source} is not registered with the workspace's key",
+            value=client_id,
+            cause=f"its public keys have kid {', '.join(kids) or '(none)'}, the "
+            f"workspace's public JWK has kid {kid}",
+            fix=f"{fresh}, or pass the ID of a client registered with "
+            f"{space.public_jwk.name}",
+        )
 
 
 def register_client(
@@ -434,7 +510,9 @@ def register_client(
     The client ID comes from the parameter, ``QLIK_CLIENT_ID``, or client.json
     when that names the same tenant and key. Otherwise the local tenant
     registers a new client through its API; a real tenant needs the client ID
-    that the console showed, and its absence raises `ConfigurationError`.
+    that the console showed, and its absence raises `ConfigurationError`. On
+    the local tenant, a client ID that it does not know, or whose client is
+    registered without the JWK's kid, raises `ConfigurationError` too.
     """
     value, source = _from_environment(client_id, CLIENT_ID_ENV)
     saved = space.load_client()
@@ -446,6 +524,8 @@ def register_client(
     if value is None and tenant.local:
         value = local_tenant.register_client(space.root, jwk, name=name)
         source = "the local tenant's API"
+    elif value is not None and tenant.local:
+        _check_local_client(space, value, str(jwk["kid"]), source)
     if value is None:
         raise ConfigurationError(
             "No client ID for the tenant",
@@ -534,15 +614,7 @@ def load_key(
             cause=f"{space.client_json.name} registered kid {config.kid}",
             fix="run 02_register_client again to register the current key",
         )
-    source, origin = _supplied_key(private_key)
-    if source is not None and SigningKey.load(source, alg=config.alg).kid != key.kid:
-        raise WorkspaceError(
-            f"The private key from {origin} contradicts the workspace",
-            value=str(space.private_key),
-            cause=f"the workspace signs with kid {key.kid}, which is registered",
-            fix="leave private_key unset, or start again from 01_generate_keys "
-            "with a fresh workspace",
-        )
+    _check_supplied_key(space, key.kid, config.alg, private_key)
     return key
 
 

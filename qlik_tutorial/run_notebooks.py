@@ -7,6 +7,11 @@
 copies go to ``build/executed/``, and one line per step prints what the step
 produced. A local tenant started for the run is stopped at the end.
 
+``--only 06_troubleshooting`` (may be repeated) runs just the named steps, in
+the same fresh workspace. This is how to run notebook 06 alone: its cells
+tagged ``raises-exception`` fail on purpose, which the runner accepts and
+plain ``papermill`` 2.7 reports as a failed run.
+
 The tenant, client ID and private key come from ``--tenant``,
 ``--client-id`` and ``--private-key``, or from ``QLIK_TENANT``,
 ``QLIK_CLIENT_ID`` and ``QLIK_PRIVATE_KEY``, which the kernels inherit.
@@ -25,7 +30,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,12 +236,14 @@ def run_steps(
     client_id: str | None = None,
     private_key: Path | None = None,
     cell_timeout: float = DEFAULT_CELL_TIMEOUT,
+    only: Collection[str] | None = None,
     echo: Echo = print,
 ) -> list[StepResult]:
     """Execute the step notebooks in order in a fresh workspace.
 
-    Raises `StepFailedError` at the first failing cell. The local tenant, when
-    the run uses it, is stopped however the run ends.
+    ``only`` names the steps to run (such as ``06_troubleshooting``); None
+    runs them all. Raises `StepFailedError` at the first failing cell. The
+    local tenant, when the run uses it, is stopped however the run ends.
     """
     local = is_local(tenant)
     workspace = fresh_workspace(workspace.resolve())
@@ -259,6 +266,8 @@ def run_steps(
     try:
         for source in step_notebooks(notebooks):
             name = source.stem
+            if only is not None and name not in only:
+                continue
             if not supports_tenant(source, local=local):
                 echo(f"{name:<22} skipped: it runs only against the local tenant")
                 results.append(StepResult(name, None, None))
@@ -306,6 +315,13 @@ def _parser(root: Path) -> argparse.ArgumentParser:
         help="private key file to use (default: $QLIK_PRIVATE_KEY, else a new key)",
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        metavar="STEP",
+        help="run only this step notebook, such as 06_troubleshooting; may be "
+        "given more than once (default: every step)",
+    )
+    parser.add_argument(
         "--notebooks",
         type=Path,
         default=root / "notebooks",
@@ -334,11 +350,21 @@ def _parser(root: Path) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the steps and return the exit status."""
-    arguments = _parser(repository_root()).parse_args(argv)
+    parser = _parser(repository_root())
+    arguments = parser.parse_args(argv)
     notebooks = arguments.notebooks.resolve()
-    if not step_notebooks(notebooks):
+    steps = [path.stem for path in step_notebooks(notebooks)]
+    if not steps:
         print(f"No step notebooks ({STEP_PATTERN}) in {notebooks}", file=sys.stderr)
         return 1
+    only = None
+    if arguments.only is not None:
+        only = {name.removesuffix(".ipynb") for name in arguments.only}
+        for name in sorted(only.difference(steps)):
+            parser.error(
+                f"--only {name}: no such step notebook in {notebooks}; the steps "
+                f"are {', '.join(steps)}"
+            )
     try:
         run_steps(
             notebooks,
@@ -349,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             client_id=arguments.client_id,
             private_key=arguments.private_key,
             cell_timeout=arguments.cell_timeout,
+            only=only,
         )
     except StepFailedError as failure:
         print(str(failure), file=sys.stderr)

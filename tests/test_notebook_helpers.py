@@ -326,6 +326,68 @@ def test_register_local_through_api(local_space: Workspace) -> None:
     assert kids == [config.kid]
 
 
+def test_register_local_known_client_id(
+    local_space: Workspace, es384_key: SigningKey
+) -> None:
+    tenant = nb.resolve_tenant("local", local_space)
+    client_id = local_tenant.register_client(local_space.root, es384_key.public_jwk)
+    jwk = nb.load_public_jwk(local_space)
+    config = nb.register_client(local_space, tenant, jwk, client_id=client_id)
+    assert config.client_id == client_id
+
+
+def test_register_local_unknown_client_id(local_space: Workspace) -> None:
+    tenant = nb.resolve_tenant("local", local_space)
+    jwk = nb.load_public_jwk(local_space)
+    with pytest.raises(ConfigurationError, match=r"'not-registered'.*leave client_id"):
+        nb.register_client(local_space, tenant, jwk, client_id="not-registered")
+    assert local_space.load_client() is None
+
+
+def test_register_local_unknown_environment(
+    local_space: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(nb.CLIENT_ID_ENV, "not-registered")
+    tenant = nb.resolve_tenant("local", local_space)
+    jwk = nb.load_public_jwk(local_space)
+    with pytest.raises(ConfigurationError, match=f"unset {nb.CLIENT_ID_ENV}"):
+        nb.register_client(local_space, tenant, jwk)
+
+
+def test_register_local_other_kid(local_space: Workspace) -> None:
+    tenant = nb.resolve_tenant("local", local_space)
+    other = SigningKey.generate("ES384")
+    client_id = local_tenant.register_client(local_space.root, other.public_jwk)
+    jwk = nb.load_public_jwk(local_space)
+    with pytest.raises(ConfigurationError, match=f"'{client_id}'.*{jwk['kid']}"):
+        nb.register_client(local_space, tenant, jwk, client_id=client_id)
+
+
+def test_load_public_jwk_supplied_same(
+    keyed_space: Workspace, es384_key: SigningKey, tmp_path: Path
+) -> None:
+    supplied = _pem_file(tmp_path, es384_key)
+    jwk = nb.load_public_jwk(keyed_space, private_key=supplied)
+    assert jwk["kid"] == es384_key.kid
+
+
+def test_load_public_jwk_supplied_contradiction(
+    keyed_space: Workspace, tmp_path: Path
+) -> None:
+    supplied = _pem_file(tmp_path, SigningKey.generate("ES384"))
+    with pytest.raises(WorkspaceError, match="private key from parameter"):
+        nb.load_public_jwk(keyed_space, private_key=supplied)
+
+
+def test_load_public_jwk_supplied_environment(
+    keyed_space: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = SigningKey.generate("ES384")
+    monkeypatch.setenv(nb.PRIVATE_KEY_ENV, other.private_pem().decode())
+    with pytest.raises(WorkspaceError, match=nb.PRIVATE_KEY_ENV):
+        nb.load_public_jwk(keyed_space)
+
+
 def test_require_local_tenant_real(keyed_space: Workspace) -> None:
     tenant = nb.resolve_tenant(REAL_TENANT, keyed_space)
     with pytest.raises(ConfigurationError, match="only against the local tenant"):

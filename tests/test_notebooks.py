@@ -26,10 +26,12 @@ import nbformat
 import papermill
 import pytest
 import requests
+from papermill.exceptions import PapermillExecutionError
 
-from qlik_tutorial import local_tenant
+from qlik_tutorial import local_tenant, run_notebooks
 from qlik_tutorial.assertion import build_client_assertion, decode_assertion
 from qlik_tutorial.keys import SigningKey
+from qlik_tutorial.local_tenant.process import _pid_alive
 from qlik_tutorial.notebook import METADATA_KEY, PARAMETERS, SUMMARY_MIMETYPE
 from qlik_tutorial.run_notebooks import (
     SCRATCH_MARKER,
@@ -456,6 +458,68 @@ def test_driver_marks_scratch(chain: Chain) -> None:
     assert (chain.workspace.root / SCRATCH_MARKER).exists()
 
 
+# --- parameters that contradict the workspace ---------------------------------------
+
+
+def _error_outputs(path: Path) -> list[Any]:
+    executed = nbformat.read(path, as_version=4)
+    return [output for output in _outputs(executed) if output.output_type == "error"]
+
+
+def _run_failing(
+    chain: Chain, step: str, output: Path, parameters: dict[str, Any]
+) -> list[Any]:
+    """Run ``step`` on the chain's workspace and return its error outputs.
+
+    Every contradiction stops the step before it starts the local tenant;
+    a step that went on anyway has its tenant stopped here.
+    """
+    target = output / f"{step}.ipynb"
+    arguments = {"workspace": str(chain.workspace.root), "interactive": False}
+    try:
+        with pytest.raises(PapermillExecutionError):
+            execute_notebook(
+                NOTEBOOKS / f"{step}.ipynb",
+                target,
+                arguments | parameters,
+                cell_timeout=CELL_TIMEOUT,
+            )
+    finally:
+        local_tenant.stop_local_tenant(chain.workspace.root)
+    return _error_outputs(target)
+
+
+@pytest.fixture
+def bare_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*ENVIRONMENT, "QLIK_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("chain", ["ES384"], indirect=True)
+@pytest.mark.parametrize("step", STEPS[1:])
+@pytest.mark.usefixtures("bare_environment")
+def test_step_refuses_other_alg(chain: Chain, step: str, tmp_path: Path) -> None:
+    errors = _run_failing(chain, step, tmp_path, {"alg": "RS512"})
+    assert [error.ename for error in errors] == ["AlgorithmError"]
+    assert errors[0].evalue.startswith(
+        "The alg parameter contradicts the workspace: 'RS512'. Cause: the key in "
+    )
+
+
+@pytest.mark.parametrize("chain", ["ES384"], indirect=True)
+@pytest.mark.usefixtures("bare_environment")
+def test_register_refuses_other_key(chain: Chain, tmp_path: Path) -> None:
+    other = tmp_path / "other.pem"
+    other.write_bytes(SigningKey.generate("ES384").private_pem())
+    other.chmod(0o600)
+    step = "02_register_client"
+    errors = _run_failing(chain, step, tmp_path, {"private_key": str(other)})
+    assert [error.ename for error in errors] == ["WorkspaceError"]
+    assert errors[0].evalue.startswith(
+        "The private key from parameter contradicts the workspace"
+    )
+
+
 # --- the driver's failures ------------------------------------------------------------
 
 
@@ -514,6 +578,47 @@ def test_driver_keeps_foreign_workspace(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="did not create"):
         run_steps(folder, learner, tmp_path / "out", tenant="acme.eu.qlikcloud.com")
     assert (learner / "private_key.pem").read_text() == "kept"
+
+
+def _only_arguments(tmp_path: Path, folder: Path, name: str) -> list[str]:
+    return [
+        "--only",
+        name,
+        "--notebooks",
+        str(folder),
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--output",
+        str(tmp_path / "out"),
+        "--tenant",
+        "acme.eu.qlikcloud.com",
+    ]
+
+
+def test_driver_only_one_step(tmp_path: Path) -> None:
+    folder = _write_steps(
+        tmp_path / "steps",
+        {"01_first": "1", "02_second": "raise ValueError('on purpose')"},
+    )
+    notebook = nbformat.read(folder / "02_second.ipynb", as_version=4)
+    notebook.cells[1].metadata["tags"] = ["raises-exception"]
+    nbformat.write(notebook, folder / "02_second.ipynb")
+    status = run_notebooks.main(_only_arguments(tmp_path, folder, "02_second"))
+    assert status == 0
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["02_second.ipynb"]
+
+
+def test_driver_only_unknown_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _write_steps(tmp_path / "steps", {"01_first": "1"})
+    with pytest.raises(SystemExit) as exited:
+        run_notebooks.main(_only_arguments(tmp_path, folder, "07_missing"))
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--only 07_missing" in error
+    assert "01_first" in error
+    assert not (tmp_path / "ws").exists()
 
 
 def test_chain_summary_mimetype(chain: Chain) -> None:
@@ -614,6 +719,72 @@ def test_make_lab_binds_loopback() -> None:
 def test_make_clean_keeps_workspace() -> None:
     removals = [line for line in _make_dry_run("clean").splitlines() if "rm " in line]
     assert removals == ["rm -rf build"]
+
+
+# --- make clean, run for real in a temporary folder ----------------------------------
+
+
+def _make_clean(folder: Path, workspace: Path) -> str:
+    """Run ``make clean`` with ``folder`` as the kit's root; return its output."""
+    environment = {k: v for k, v in os.environ.items() if k != "ALG"}
+    environment["QLIK_TUTORIAL_WORKSPACE"] = str(workspace)
+    completed = subprocess.run(
+        ["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), "clean"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=environment,
+    )
+    return completed.stdout
+
+
+@pytest.fixture
+def kit_folder(tmp_path: Path) -> Iterator[Path]:
+    """A kit root with a key in ``mine/``; its local tenants are stopped after."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "private_key.pem").write_text("kept")
+    try:
+        yield tmp_path
+    finally:
+        for root in (tmp_path / "mine", tmp_path / "build" / "run-workspace"):
+            local_tenant.stop_local_tenant(root)
+
+
+def test_make_clean_without_venv(kit_folder: Path) -> None:
+    scratch = kit_folder / "build" / "run-workspace"
+    scratch.mkdir(parents=True)
+    pids = [
+        local_tenant.start_local_tenant(root).pid
+        for root in (scratch, kit_folder / "mine")
+    ]
+    output = _make_clean(kit_folder, kit_folder / "mine")
+    assert [pid for pid in pids if _pid_alive(pid)] == []
+    assert output.count("Stopping the local tenant") == 2
+    assert not (kit_folder / "build").exists()
+    assert (kit_folder / "mine" / "private_key.pem").read_text() == "kept"
+
+
+def test_make_clean_with_venv(kit_folder: Path) -> None:
+    (kit_folder / ".venv").symlink_to(ROOT / ".venv")
+    pid = local_tenant.start_local_tenant(kit_folder / "mine").pid
+    _make_clean(kit_folder, kit_folder / "mine")
+    assert not _pid_alive(pid)
+    assert (kit_folder / "mine" / "private_key.pem").read_text() == "kept"
+
+
+def test_make_clean_spares_other_pid(kit_folder: Path) -> None:
+    record = kit_folder / "mine" / "local-tenant" / "server.json"
+    record.parent.mkdir()
+    with subprocess.Popen(["sleep", "60"]) as other:
+        try:
+            record.write_text(json.dumps({"pid": other.pid, "running": True}, indent=2))
+            output = _make_clean(kit_folder, kit_folder / "mine")
+            assert other.poll() is None
+            assert f"pid {other.pid}" in output
+        finally:
+            other.kill()
 
 
 def test_kernel_shutdown_sends_no_interrupt() -> None:

@@ -149,6 +149,11 @@ def test_one_h1_step_6() -> None:
     assert [heading.split(":")[0] for heading in headings] == ["# Step 6"]
 
 
+def test_intro_names_headless_command() -> None:
+    intro = _committed().cells[0].source
+    assert "`python -m qlik_tutorial.run_notebooks --only 06_troubleshooting`" in intro
+
+
 def test_code_cells_short() -> None:
     code = [cell for cell in _committed().cells if cell.cell_type == "code"]
     assert max(len(cell.source.splitlines()) for cell in code) <= 6
