@@ -30,7 +30,10 @@ class QlikTutorialError(Exception):
     """Base of every error the kit raises.
 
     ``symptom`` is what failed, ``value`` the offending value (already safe to
-    show), ``cause`` why it failed and ``fix`` what to do next.
+    show), ``cause`` why it failed and ``fix`` what to do next. ``case`` is a
+    short snake_case name of the fault, such as ``key_too_small`` or
+    ``invalid_audience``, which distinguishes faults of the same class. It is
+    None where the class alone names the fault, and the message never shows it.
     """
 
     def __init__(
@@ -40,11 +43,13 @@ class QlikTutorialError(Exception):
         value: object = None,
         cause: str = "",
         fix: str = "",
+        case: str | None = None,
     ) -> None:
         self.symptom = symptom
         self.value = value
         self.cause = cause
         self.fix = fix
+        self.case = case
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -107,7 +112,8 @@ class ServerError(QlikTutorialError):
     ``status`` is the HTTP status, ``code``/``title``/``detail`` come from
     Qlik's ``{"errors": [...]}`` body or RFC 6749's ``error`` and
     ``error_description``, ``trace_id`` from Qlik's ``traceId``, and
-    ``case`` names the troubleshooting case the answer matches.
+    ``case`` names the troubleshooting case the answer matches, as
+    `qlik_tutorial.troubleshooting.case_named` looks it up.
     """
 
     def __init__(
@@ -133,10 +139,9 @@ class ServerError(QlikTutorialError):
         self.title = title
         self.detail = detail
         self.trace_id = trace_id
-        self.case = case
         self.retry_after = retry_after
         self.body = body
-        super().__init__(symptom, value=value, cause=cause, fix=fix)
+        super().__init__(symptom, value=value, cause=cause, fix=fix, case=case)
 
 
 class TokenRequestError(ServerError):

@@ -93,21 +93,27 @@ def check_alg(alg: object) -> str:
         return alg
     supported = ", ".join(SUPPORTED_ALGS)
     if isinstance(alg, str) and alg.upper() in SUPPORTED_ALGS:
+        case = "alg_wrong_case"
         cause = "JOSE algorithm names are case-sensitive"
         fix = f"write it as {alg.upper()!r}"
     elif isinstance(alg, str) and alg.upper().startswith("HS"):
+        case = "alg_hmac"
         cause = (
             f"{alg} is an HMAC algorithm with a shared secret, but Private Key JWT "
             f"signs with a private key and Qlik Cloud accepts only {supported}"
         )
         fix = "use RS256 with an RSA key or ES384 with a P-384 key"
     elif isinstance(alg, str) and alg.lower() == "none":
+        case = "alg_none"
         cause = "an unsigned JWT proves nothing about the client, so it is rejected"
         fix = "use RS256 with an RSA key or ES384 with a P-384 key"
     else:
+        case = "alg_unsupported"
         cause = f"Qlik Cloud accepts only {supported}"
         fix = "use RS256 or RS512 with an RSA key, or ES384 with a P-384 key"
-    raise AlgorithmError("Unsupported algorithm", value=alg, cause=cause, fix=fix)
+    raise AlgorithmError(
+        "Unsupported algorithm", value=alg, cause=cause, fix=fix, case=case
+    )
 
 
 def check_public_key_for_alg(public_key: object, alg: str) -> None:
@@ -127,6 +133,7 @@ def check_public_key_for_alg(public_key: object, alg: str) -> None:
                 cause=f"{alg} needs an EC P-384 key, but the key is an {described}",
                 fix="use RS256 or RS512 with this key, or generate a P-384 key "
                 "with: qlik-tutorial keygen --alg ES384",
+                case="alg_key_mismatch",
             )
         if public_key.key_size < MIN_RSA_BITS:
             raise PrivateKeyError(
@@ -135,6 +142,7 @@ def check_public_key_for_alg(public_key: object, alg: str) -> None:
                 cause=f"RS256 and RS512 need at least {MIN_RSA_BITS} bits",
                 fix="generate a new key with: qlik-tutorial keygen --alg RS256 "
                 "(or: openssl genrsa -out private_key.pem 2048)",
+                case="key_too_small",
             )
         return
     if isinstance(public_key, ec.EllipticCurvePublicKey):
@@ -145,6 +153,7 @@ def check_public_key_for_alg(public_key: object, alg: str) -> None:
                 cause=f"{alg} needs an RSA key, but the key is an {described}",
                 fix="use ES384 with a P-384 key, or generate an RSA key with: "
                 f"qlik-tutorial keygen --alg {alg}",
+                case="alg_key_mismatch",
             )
         if not isinstance(public_key.curve, ec.SECP384R1):
             raise PrivateKeyError(
@@ -155,6 +164,7 @@ def check_public_key_for_alg(public_key: object, alg: str) -> None:
                 fix="generate a P-384 key with: qlik-tutorial keygen --alg ES384 "
                 "(or: openssl ecparam -name secp384r1 -genkey -noout "
                 "-out private_key.pem)",
+                case="wrong_curve",
             )
         return
     raise PrivateKeyError(
@@ -162,6 +172,7 @@ def check_public_key_for_alg(public_key: object, alg: str) -> None:
         value=described,
         cause="Qlik Cloud accepts RSA keys (RS256, RS512) and EC P-384 keys (ES384)",
         fix="generate a key with: qlik-tutorial keygen --alg RS256",
+        case="unsupported_key_type",
     )
 
 
@@ -179,6 +190,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
             value=kty,
             cause="the kit computes thumbprints for kty RSA and EC",
             fix=_JWK_FIX,
+            case="jwk_kty_unsupported",
         )
     members = THUMBPRINT_MEMBERS[kty]
     missing = [name for name in members if not isinstance(jwk.get(name), str)]
@@ -188,6 +200,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
             value=missing,
             cause=f"an {kty} thumbprint hashes {', '.join(members)}, each a string",
             fix=_JWK_FIX,
+            case="jwk_members_missing",
         )
     canonical = json.dumps(
         {name: jwk[name] for name in members},
@@ -244,6 +257,7 @@ def jwks(keys: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             cause="a single JWK or JSON text was given, and iterating over it "
             "yields member names or characters, not keys",
             fix="pass a list, for example jwks([public_jwk])",
+            case="jwks_not_list",
         )
     checked: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -257,6 +271,7 @@ def jwks(keys: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
                 cause="the tenant picks the key to verify by the assertion's kid",
                 fix="give each key its own kid, such as the thumbprint that "
                 "public_jwk() sets",
+                case="jwks_duplicate_kid",
             )
         seen.add(kid)
         checked.append(dict(jwk))
@@ -266,6 +281,7 @@ def jwks(keys: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             value=[],
             cause="a JWK Set needs at least one key",
             fix="pass one or more public JWKs",
+            case="jwks_empty",
         )
     return {"keys": checked}
 
@@ -292,6 +308,7 @@ def check_public_jwk(jwk: object) -> None:
             value=type(jwk).__name__,
             cause="a JWK is a JSON object with members such as kty, kid and alg",
             fix=_JWK_FIX,
+            case="jwk_not_object",
         )
     if "keys" in jwk:
         raise JWKError(
@@ -299,6 +316,7 @@ def check_public_jwk(jwk: object) -> None:
             value=f"JWK Set with members {sorted(jwk)}",
             cause="the console's Public key field takes one JWK",
             fix="paste one element of the keys list",
+            case="jwk_set_given",
         )
     private = [name for name in PRIVATE_MEMBERS if name in jwk]
     if private:
@@ -309,6 +327,7 @@ def check_public_jwk(jwk: object) -> None:
             "sign assertions as your client",
             fix="register the public JWK only (" + _JWK_FIX + "), and generate a "
             "new key pair if this JWK was shared anywhere",
+            case="private_member_in_jwk",
         )
     kty = jwk.get("kty")
     if not isinstance(kty, str) or kty not in REQUIRED_MEMBERS:
@@ -317,6 +336,7 @@ def check_public_jwk(jwk: object) -> None:
             value=kty,
             cause="Qlik Cloud accepts kty RSA (RS256, RS512) and EC (ES384)",
             fix=_JWK_FIX,
+            case="jwk_kty_unsupported" if kty else "jwk_kty_missing",
         )
     missing = [name for name in REQUIRED_MEMBERS[kty] if name not in jwk]
     if missing:
@@ -326,6 +346,7 @@ def check_public_jwk(jwk: object) -> None:
             cause=f"an {kty} JWK for Qlik Cloud needs "
             + ", ".join(REQUIRED_MEMBERS[kty]),
             fix=_JWK_FIX,
+            case="jwk_members_missing",
         )
     not_strings = [name for name in REQUIRED_MEMBERS[kty] if not _is_str(jwk[name])]
     if not_strings:
@@ -334,6 +355,7 @@ def check_public_jwk(jwk: object) -> None:
             value=not_strings,
             cause="JWK members hold strings, with numbers in base64url",
             fix=_JWK_FIX,
+            case="jwk_member_not_string",
         )
     if jwk["use"] != "sig":
         raise JWKError(
@@ -342,6 +364,7 @@ def check_public_jwk(jwk: object) -> None:
             cause="the key verifies client assertion signatures, so Qlik Cloud "
             'accepts only use "sig"',
             fix='set "use": "sig"',
+            case="jwk_use_not_sig",
         )
     alg = jwk["alg"]
     if alg not in SUPPORTED_ALGS:
@@ -349,7 +372,11 @@ def check_public_jwk(jwk: object) -> None:
             check_alg(alg)
         except AlgorithmError as error:
             raise JWKError(
-                "JWK alg is not supported", value=alg, cause=error.cause, fix=error.fix
+                "JWK alg is not supported",
+                value=alg,
+                cause=error.cause,
+                fix=error.fix,
+                case="jwk_alg_unsupported",
             ) from None
     if KEY_TYPE_FOR_ALG[alg] != kty:
         raise JWKError(
@@ -358,6 +385,7 @@ def check_public_jwk(jwk: object) -> None:
             cause="RS256 and RS512 need kty RSA, and ES384 needs kty EC",
             fix=f"use the alg the key was made for, which for kty {kty} is "
             + ("RS256 or RS512" if kty == "RSA" else "ES384"),
+            case="jwk_alg_kty_mismatch",
         )
     if kty == "RSA":
         _check_rsa_members(jwk)
@@ -369,6 +397,7 @@ def check_public_jwk(jwk: object) -> None:
             value=jwk["kid"],
             cause="the tenant picks the key to verify by the assertion's kid",
             fix="set kid to the key's thumbprint, as public_jwk() does",
+            case="jwk_kid_empty",
         )
 
 
@@ -386,6 +415,7 @@ def _decode_member(jwk: Mapping[str, Any], name: str) -> bytes:
             cause=str(error),
             fix="encode the number as base64url without padding (RFC 7515 "
             "section 2), or " + _JWK_FIX,
+            case="jwk_not_base64url",
         ) from None
 
 
@@ -399,6 +429,7 @@ def _check_rsa_members(jwk: Mapping[str, Any]) -> None:
             value=f"n ({len(modulus)} bytes, {bits} bits)",
             cause="RFC 7518 section 6.3.1.1 requires the minimal big-endian bytes",
             fix="drop the leading zero byte, or " + _JWK_FIX,
+            case="jwk_n_leading_zero",
         )
     if bits < MIN_RSA_BITS:
         raise JWKError(
@@ -406,6 +437,7 @@ def _check_rsa_members(jwk: Mapping[str, Any]) -> None:
             value=f"n ({bits} bits)",
             cause=f"Qlik Cloud needs RSA keys of at least {MIN_RSA_BITS} bits",
             fix="generate a new key with: qlik-tutorial keygen --alg RS256",
+            case="jwk_key_too_small",
         )
     public_exponent = int.from_bytes(exponent)
     if public_exponent < 3 or public_exponent % 2 == 0 or exponent[:1] == b"\0":
@@ -415,6 +447,7 @@ def _check_rsa_members(jwk: Mapping[str, Any]) -> None:
             cause="e must be an odd number of at least 3, minimally encoded, "
             "and nearly every key uses 65537, which is AQAB",
             fix=_JWK_FIX,
+            case="jwk_exponent_invalid",
         )
 
 
@@ -425,6 +458,7 @@ def _check_ec_members(jwk: Mapping[str, Any]) -> None:
             value=jwk["crv"],
             cause="ES384 needs crv P-384, and Qlik Cloud accepts no other EC algorithm",
             fix="generate a P-384 key with: qlik-tutorial keygen --alg ES384",
+            case="jwk_wrong_curve",
         )
     coordinates = {name: _decode_member(jwk, name) for name in ("x", "y")}
     for name, raw in coordinates.items():
@@ -435,6 +469,7 @@ def _check_ec_members(jwk: Mapping[str, Any]) -> None:
                 cause=f"P-384 coordinates are exactly {EC_COORDINATE_BYTES} bytes, "
                 "with leading zero bytes kept (RFC 7518 section 6.2.1.2)",
                 fix=_JWK_FIX,
+                case="jwk_coordinate_length",
             )
     try:
         ec.EllipticCurvePublicNumbers(
@@ -448,4 +483,5 @@ def _check_ec_members(jwk: Mapping[str, Any]) -> None:
             value="x, y",
             cause="x and y do not form a point of the curve, so the JWK is damaged",
             fix=_JWK_FIX,
+            case="jwk_point_off_curve",
         ) from None

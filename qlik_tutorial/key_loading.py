@@ -84,6 +84,7 @@ def load_private_key(
             cause=f"it contains an {describe_key(key)}, but Qlik Cloud accepts "
             "RSA keys (RS256, RS512) and EC P-384 keys (ES384)",
             fix=_KEYGEN_FIX,
+            case="unsupported_key_type",
         )
     logger.debug("Loaded an %s from %s", describe_key(key), description)
     return key
@@ -99,6 +100,7 @@ def _read_source(source: KeySource | None) -> tuple[bytes, str]:
                 cause=f"no key source was passed and ${PRIVATE_KEY_ENV} is not set",
                 fix=f"pass a key file path or PEM text, or set ${PRIVATE_KEY_ENV} to "
                 "the key's PEM text",
+                case="no_key_source",
             )
         # A path in the variable is read too, as the command line does.
         if "-----BEGIN" not in text and _is_existing_path(text.strip()):
@@ -112,6 +114,7 @@ def _read_source(source: KeySource | None) -> tuple[bytes, str]:
             value=type(source).__name__,
             cause="a key loads from a file path, PEM text or PEM bytes",
             fix=_PEM_FIX,
+            case="key_source_type",
         )
     if isinstance(source, str) and not source.strip():
         raise PrivateKeyError(
@@ -119,6 +122,7 @@ def _read_source(source: KeySource | None) -> tuple[bytes, str]:
             value=source,
             cause="an empty string names no file and holds no PEM text",
             fix=_PEM_FIX,
+            case="key_source_empty",
         )
     if isinstance(source, str):
         if "-----BEGIN" in source:
@@ -129,6 +133,7 @@ def _read_source(source: KeySource | None) -> tuple[bytes, str]:
                 value=source,
                 cause="load_private_key reads files and PEM text, not stdin",
                 fix="read standard input yourself and pass the PEM text",
+                case="key_source_stdin",
             )
         if _is_existing_path(source):
             return _read_file(Path(source).expanduser())
@@ -140,6 +145,7 @@ def _read_source(source: KeySource | None) -> tuple[bytes, str]:
                 value=f"text of {len(source)} characters",
                 cause="it has no PEM BEGIN line, and no file of that name exists",
                 fix=_PEM_FIX,
+                case="not_path_or_pem",
             )
         return _read_file(Path(source).expanduser())
     return _read_file(Path(os.fspath(source)).expanduser())
@@ -173,6 +179,7 @@ def _read_file(path: Path) -> tuple[bytes, str]:
             value=path_text,
             cause="no file exists at this path",
             fix=f"check the path, or {_KEYGEN_FIX}",
+            case="key_file_not_found",
         ) from None
     except IsADirectoryError:
         raise PrivateKeyError(
@@ -180,6 +187,7 @@ def _read_file(path: Path) -> tuple[bytes, str]:
             value=path_text,
             cause="a key is a file",
             fix=f"pass the key file inside it, such as {PRIVATE_KEY_FILE}",
+            case="key_path_is_folder",
         ) from None
     except PermissionError:
         raise PrivateKeyError(
@@ -187,6 +195,7 @@ def _read_file(path: Path) -> tuple[bytes, str]:
             value=path_text,
             cause="permission denied",
             fix="run as the file's owner, and keep key files at mode 0600",
+            case="key_file_unreadable",
         ) from None
     except (OSError, ValueError) as error:
         # ValueError: a NUL character in the path.
@@ -196,6 +205,7 @@ def _read_file(path: Path) -> tuple[bytes, str]:
             value=path_text,
             cause=cause,
             fix="check the path and the disk",
+            case="key_file_read_failed",
         ) from None
     if len(data) > MAX_KEY_FILE_BYTES:
         raise PrivateKeyError(
@@ -203,6 +213,7 @@ def _read_file(path: Path) -> tuple[bytes, str]:
             value=path_text,
             cause=f"it is over {MAX_KEY_FILE_BYTES} bytes, and a PEM key is a few KB",
             fix=_PEM_FIX,
+            case="key_file_too_large",
         )
     if not data.strip():
         raise PrivateKeyError(
@@ -210,6 +221,7 @@ def _read_file(path: Path) -> tuple[bytes, str]:
             value=path_text,
             cause="the file has no content, perhaps from an interrupted copy",
             fix=f"copy the key again, or {_KEYGEN_FIX}",
+            case="key_file_empty",
         )
     return data, path_text
 
@@ -232,6 +244,7 @@ def _parse_private_key(data: bytes, description: str, password: bytes | None) ->
             cause=f"the PEM block {label.decode()} has a BEGIN line but no END "
             "line, so part of the key is missing",
             fix="copy the whole key again, up to and including the END line",
+            case="pem_truncated",
         )
     block = data[begin.start() : stop + len(end_line)] + b"\n"
     # PKCS#8 marks encryption in the label, PKCS#1 and SEC1 in a header line.
@@ -247,6 +260,7 @@ def _parse_unmarked(data: bytes, description: str, password: bytes | None) -> An
             cause="the kit loads private keys from PEM, while a JWK describes a key in "
             "JSON and, for signing, would have to contain the private members",
             fix=_PEM_FIX,
+            case="json_given",
         )
     if data[:1] == b"\x30":
         # A binary ASN.1 SEQUENCE: try DER, as `openssl ... -outform DER` writes.
@@ -256,6 +270,7 @@ def _parse_unmarked(data: bytes, description: str, password: bytes | None) -> An
         value=description,
         cause="no PEM BEGIN line for a PRIVATE KEY block was found",
         fix=_PEM_FIX,
+        case="not_pem",
     )
 
 
@@ -264,12 +279,15 @@ def _raise_for_other_pem(label: str, description: str) -> NoReturn:
         symptom = "A certificate signing request was given where the private key "
         symptom += "is expected"
         cause = "a CSR contains only the public key"
+        case = "csr_given"
     elif "CERTIFICATE" in label:
         symptom = "A certificate was given where the private key is expected"
         cause = "a certificate contains only the public key"
+        case = "certificate_given"
     elif "PUBLIC KEY" in label:
         symptom = "A public key was given where the private key is expected"
         cause = "signing needs the private key, because a public key only verifies"
+        case = "public_key_given"
     elif label == "EC PARAMETERS":
         raise PrivateKeyError(
             "PEM contains EC parameters but no key",
@@ -277,6 +295,7 @@ def _raise_for_other_pem(label: str, description: str) -> NoReturn:
             cause="openssl ecparam without -genkey writes only the curve",
             fix="generate the key with: openssl ecparam -name secp384r1 -genkey "
             "-noout -out private_key.pem",
+            case="ec_parameters_only",
         )
     elif label == "OPENSSH PRIVATE KEY":
         raise PrivateKeyError(
@@ -285,15 +304,18 @@ def _raise_for_other_pem(label: str, description: str) -> NoReturn:
             cause="the kit loads PEM keys in PKCS#1, PKCS#8 or SEC1 form",
             fix="convert a copy with: ssh-keygen -p -m PKCS8 -f COPY_OF_KEY, "
             f"or {_KEYGEN_FIX}",
+            case="openssh_key",
         )
     else:
         symptom = f"PEM block {label} is not a private key"
         cause = "the kit loads PRIVATE KEY, RSA PRIVATE KEY and EC PRIVATE KEY blocks"
+        case = "pem_not_private_key"
     raise PrivateKeyError(
         symptom,
         value=description,
         cause=f"{cause} (the PEM block is {label})",
         fix=_PEM_FIX,
+        case=case,
     )
 
 
@@ -329,6 +351,7 @@ def _deserialize(
                 cause="the key is protected by a password",
                 fix="pass its password (password=...), or decrypt a copy with: "
                 "openssl pkey -in KEY -out private_key.pem",
+                case="encrypted_no_password",
             ) from None
         logger.warning("Ignoring the password: %s is not encrypted", description)
         return _deserialize(data, description, None, encrypted=False, pem=pem)
@@ -338,6 +361,7 @@ def _deserialize(
             value=description,
             cause="cryptography cannot read this key's type or cipher",
             fix=_KEYGEN_FIX,
+            case="unsupported_key_encoding",
         ) from None
     except ValueError:
         if password is not None and encrypted is not False:
@@ -347,6 +371,7 @@ def _deserialize(
                 cause="decryption failed, so the password does not match (or the "
                 "file is damaged)",
                 fix="pass the password the key was encrypted with",
+                case="wrong_password",
             ) from None
         raise PrivateKeyError(
             "Private key cannot be parsed",
@@ -355,4 +380,5 @@ def _deserialize(
             if pem
             else "the binary data is not a DER private key",
             fix=_PEM_FIX,
+            case="key_damaged",
         ) from None

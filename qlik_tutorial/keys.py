@@ -90,6 +90,7 @@ def generate_private_key(alg: str = "RS256", bits: int = 2048) -> PrivateKey:
             value=bits,
             cause="the key size counts bits",
             fix="pass bits=2048, 3072 or 4096",
+            case="key_bits_not_int",
         )
     if not MIN_RSA_BITS <= bits <= MAX_RSA_BITS:
         raise PrivateKeyError(
@@ -98,6 +99,7 @@ def generate_private_key(alg: str = "RS256", bits: int = 2048) -> PrivateKey:
             cause=f"RS256 and RS512 need at least {MIN_RSA_BITS} bits, and the kit "
             f"generates at most {MAX_RSA_BITS}",
             fix="pass bits=2048, or 4096 for a long-lived key",
+            case="key_bits_out_of_range",
         )
     logger.debug("Generating an RSA %d-bit key", bits)
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -130,6 +132,7 @@ def check_key_for_alg(key: object, alg: str) -> None:
             value=describe_key(key),
             cause="signing needs the private key, because a public key only verifies",
             fix=_PEM_FIX,
+            case="public_key_given",
         )
     check_public_key_for_alg(_public_half(key), alg)
 
@@ -164,6 +167,7 @@ class SigningKey:
                 "is open to a timing attack (CVE-2024-23342)",
                 fix="install python-jose[cryptography] so that cryptography "
                 "imports cleanly",
+                case="jose_backend_not_cryptography",
             )
         self._private_key: PrivateKey = private_key
         self._alg = alg
@@ -327,6 +331,7 @@ def _check_existing_key(files: KeyFiles, *, force: bool) -> bool:
             value=str(files.private_key),
             cause=f"a folder has the name of the key file {PRIVATE_KEY_FILE}",
             fix="move the folder away, or write the keys to another folder",
+            case="key_path_is_folder",
         )
     # A symbolic link counts as an existing key even when its target is gone.
     if not (files.private_key.is_symlink() or files.private_key.exists()):
@@ -342,6 +347,7 @@ def _check_existing_key(files: KeyFiles, *, force: bool) -> bool:
             cause=cause,
             fix="load the existing key, or pass force=True to move it to a dated "
             "backup first",
+            case="private_key_exists",
         )
     return True
 
@@ -365,6 +371,7 @@ def _back_up(files: KeyFiles, timestamp: float) -> tuple[Path, ...]:
             cause=error.strerror or type(error).__name__,
             fix="check that the folder is writable, or move the key files aside "
             "yourself",
+            case="key_backup_failed",
         ) from None
     return tuple(moved)
 
@@ -392,4 +399,5 @@ def _move_aside(path: Path, stamp: str) -> Path:
         value=str(path),
         cause=f"100 backups stamped {stamp} already exist",
         fix="remove old .bak files from the folder",
+        case="no_backup_name",
     )

@@ -55,6 +55,7 @@ def tenant_origin(tenant: str) -> str:
             value=type(tenant).__name__,
             cause="the tenant is a host name or URL string",
             fix=f"pass the tenant host as a string, for example {EXAMPLE!r}",
+            case="tenant_not_text",
         )
     text = (tenant or "").strip()
     safe_text = safe_url(text)
@@ -64,6 +65,7 @@ def tenant_origin(tenant: str) -> str:
             value=tenant,
             cause="no tenant host was given",
             fix=f"pass the tenant host, for example {EXAMPLE}",
+            case="tenant_empty",
         )
     if "://" not in text:
         _check_scheme_slashes(text, safe_text)
@@ -77,11 +79,12 @@ def tenant_origin(tenant: str) -> str:
             cause="a host name has no spaces, tabs or line breaks; a pasted value "
             "often brings one along",
             fix=f"remove them, for example {EXAMPLE}",
+            case="tenant_white_space",
         )
     try:
         parts = urlsplit(text)
     except ValueError as error:
-        raise _invalid(safe_text, str(error)) from None
+        raise _invalid(safe_text, str(error), "tenant_url_invalid") from None
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http"):
         raise TenantURLError(
@@ -89,6 +92,7 @@ def tenant_origin(tenant: str) -> str:
             value=safe_text,
             cause=f"the scheme is {parts.scheme!r}, but a tenant speaks https",
             fix=f"use https://{EXAMPLE} or just {EXAMPLE}",
+            case="tenant_scheme",
         )
     if parts.username is not None or parts.password is not None:
         raise TenantURLError(
@@ -96,6 +100,7 @@ def tenant_origin(tenant: str) -> str:
             value=f"{scheme}://…@{parts.hostname or ''}",
             cause="credentials do not belong in the tenant URL",
             fix=f"use the tenant host only, for example {EXAMPLE}",
+            case="tenant_user_information",
         )
     host, port = _host_and_port(parts.netloc, safe_text)
     if scheme == "http" and not is_loopback(host):
@@ -105,6 +110,7 @@ def tenant_origin(tenant: str) -> str:
             cause="http sends the client assertion and access token unencrypted",
             fix=f"use https://{_netloc(host, None)}; http is allowed only for "
             "127.0.0.1",
+            case="tenant_plain_http",
         )
     default_port = 443 if scheme == "https" else 80
     return f"{scheme}://{_netloc(host, None if port == default_port else port)}"
@@ -133,12 +139,14 @@ def _check_scheme_slashes(text: str, safe_text: str) -> None:
             cause=f"{scheme}: must be followed by // and the host",
             fix=f"write {scheme.lower()}://{rest.lstrip('/')}, or just the host, "
             f"for example {EXAMPLE}",
+            case="tenant_scheme_slashes",
         )
     raise TenantURLError(
         "Tenant URL has an unsupported scheme",
         value=safe_text,
         cause=f"the scheme is {scheme!r}, but a tenant speaks https",
         fix=f"use https://{EXAMPLE} or just {EXAMPLE}",
+        case="tenant_scheme",
     )
 
 
@@ -146,13 +154,17 @@ def _host_and_port(netloc: str, safe_text: str) -> tuple[str, int | None]:
     """Return the checked host, lowercased and without a final dot, and port."""
     authority = netloc.rpartition("@")[2]
     if authority.startswith("[") and not _BRACKETED_HOST.fullmatch(authority):
-        raise _invalid(safe_text, "text follows the ] that closes the IPv6 address")
+        raise _invalid(
+            safe_text,
+            "text follows the ] that closes the IPv6 address",
+            "tenant_url_invalid",
+        )
 
     parts = urlsplit("//" + authority)
     try:
         port = parts.port
     except ValueError as error:
-        raise _invalid(safe_text, str(error)) from None
+        raise _invalid(safe_text, str(error), "tenant_port") from None
     host = parts.hostname or ""
     if not host:
         raise TenantURLError(
@@ -160,9 +172,12 @@ def _host_and_port(netloc: str, safe_text: str) -> tuple[str, int | None]:
             value=safe_text,
             cause="nothing stands between the scheme and the path",
             fix=f"use the tenant host, for example {EXAMPLE}",
+            case="tenant_no_host",
         )
     if port == 0:
-        raise _invalid(safe_text, "port 0 is not a port a server listens on")
+        raise _invalid(
+            safe_text, "port 0 is not a port a server listens on", "tenant_port"
+        )
     if authority.startswith("["):
         return host, port
 
@@ -181,6 +196,7 @@ def _host_and_port(netloc: str, safe_text: str) -> tuple[str, int | None]:
             cause="a host name is letters, digits, hyphens and dots between "
             f"non-empty labels, but it contains {found}",
             fix=f"use the host as the console shows it, for example {EXAMPLE}",
+            case="tenant_host_name",
         )
     return host, port
 
@@ -190,10 +206,11 @@ def _netloc(host: str, port: int | None) -> str:
     return shown_host if port is None else f"{shown_host}:{port}"
 
 
-def _invalid(safe_text: str, cause: str) -> TenantURLError:
+def _invalid(safe_text: str, cause: str, case: str) -> TenantURLError:
     return TenantURLError(
         "Tenant URL is invalid",
         value=safe_text,
         cause=cause,
         fix=f"use the tenant host only, for example {EXAMPLE}",
+        case=case,
     )

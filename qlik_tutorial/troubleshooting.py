@@ -45,7 +45,10 @@ class Case:
     ``endpoints``, with one of ``codes`` (Qlik codes or RFC 6749 ``error``
     values) or ``keywords`` (whole words, any case) in the response. A case
     with statuses but neither codes nor keywords matches on the status alone,
-    as a fallback.
+    as a fallback. ``narrows`` names a broader case that this one is a kind
+    of, as an expired access token is a kind of invalid one. When a response
+    has evidence of its own for this case, the broader case's evidence counts
+    too, so the narrower case wins.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Case:
     endpoints: tuple[str, ...] = field(default=ENDPOINTS, kw_only=True, repr=False)
     codes: tuple[str, ...] = field(default=(), kw_only=True, repr=False)
     keywords: tuple[str, ...] = field(default=(), kw_only=True, repr=False)
+    narrows: str | None = field(default=None, kw_only=True, repr=False)
 
     def fix_for(self, tenant: str | None) -> str:
         """Return the fix with ``https://<TENANT>`` replaced by the tenant origin."""
@@ -188,7 +192,7 @@ CASES: tuple[Case, ...] = (
         "sign the assertion with exp - iat between 1 and 300 seconds",
         endpoints=(TOKEN,),
         codes=("OAUTH-29",),
-        keywords=("lifetime", "too long", "expiration too far", "exp too far"),
+        keywords=("lifetime", "too long", "too far"),
     ),
     Case(
         "issued_in_future",
@@ -306,6 +310,8 @@ CASES: tuple[Case, ...] = (
         endpoints=(API,),
         codes=("AUTH-3",),
         keywords=("expired",),
+        # RFC 6750 section 3.1: invalid_token covers expired tokens too.
+        narrows="access_token_invalid",
     ),
     Case(
         "access_token_invalid",
@@ -460,6 +466,10 @@ _BY_NAME = {case.name: case for case in CASES}
 HEADLINE_WEIGHT = 4
 CODE_WEIGHT = 2
 DETAIL_WEIGHT = 1
+# A keyword of several words ("too far", "invalid token") counts this many
+# times a single word, because single words such as exp, iat or future also
+# turn up in the wording of other faults.
+PHRASE_FACTOR = 2
 
 
 def case_named(name: str) -> Case:
@@ -481,9 +491,11 @@ def case_for(
     ``code``, ``title`` and ``detail`` come from Qlik's ``{"errors": [...]}``
     body; ``error`` is RFC 6749's ``error`` and ``detail`` then carries its
     ``error_description``. ``endpoint`` is ``"token"``, ``"api"`` or
-    ``"admin"``. The case with the strongest evidence wins; ties go to the
-    earlier row of `CASES`, and a response with no known words falls back to a
-    case for its status.
+    ``"admin"``. The case with the strongest evidence wins: a code, the
+    headline's words and the detail's words add up, a matching phrase counts
+    more than a single word, and a case that narrows another adds the other's
+    evidence. Ties go to the earlier row of `CASES`, and a response with no
+    known words falls back to a case for its status.
     """
     if status == 429:
         return _BY_NAME["rate_limited"]
@@ -493,8 +505,7 @@ def case_for(
         headline, detail_text = detail, None
     response_codes = {text.lower() for text in (code, error) if text}
 
-    best: Case | None = None
-    best_score = 0
+    scores: dict[str, int] = {}
     fallback: Case | None = None
     for case in CASES:
         if endpoint not in case.endpoints:
@@ -505,7 +516,15 @@ def case_for(
             if case.statuses and fallback is None:
                 fallback = case
             continue
-        score = _score(case, response_codes, headline, detail_text)
+        scores[case.name] = _score(case, response_codes, headline, detail_text)
+
+    best: Case | None = None
+    best_score = 0
+    for name, own_score in scores.items():
+        case = _BY_NAME[name]
+        score = own_score
+        if own_score and case.narrows:
+            score += scores.get(case.narrows, 0)
         if score > best_score:
             best, best_score = case, score
     return best or fallback or _BY_NAME["http_error"]
@@ -520,17 +539,19 @@ def _score(
     score = 0
     if response_codes & {code.lower() for code in case.codes}:
         score += CODE_WEIGHT
-    if _mentions(headline, case.keywords) or _mentions(headline, case.codes):
-        score += HEADLINE_WEIGHT
-    if _mentions(detail, case.keywords):
-        score += DETAIL_WEIGHT
+    score += HEADLINE_WEIGHT * _strength(headline, (*case.keywords, *case.codes))
+    score += DETAIL_WEIGHT * _strength(detail, case.keywords)
     return score
 
 
-def _mentions(text: str | None, words: Iterable[str]) -> bool:
+def _strength(text: str | None, words: Iterable[str]) -> int:
+    """Return how strongly ``text`` mentions ``words``: 0, 1 or PHRASE_FACTOR."""
     if not text:
-        return False
-    return any(_word_pattern(word).search(text) for word in words)
+        return 0
+    found = [word for word in words if _word_pattern(word).search(text)]
+    if any(" " in word for word in found):
+        return PHRASE_FACTOR
+    return 1 if found else 0
 
 
 @cache

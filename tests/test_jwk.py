@@ -12,7 +12,9 @@ from qlik_tutorial.errors import AlgorithmError, JWKError, PrivateKeyError
 from qlik_tutorial.jwk import (
     base64url_decode,
     base64url_encode,
+    check_alg,
     check_public_jwk,
+    check_public_key_for_alg,
     jwks,
     public_jwk,
     thumbprint,
@@ -360,3 +362,144 @@ def test_jwks_single_jwk_named(rs256_key: SigningKey) -> None:
 def test_jwks_text_named(rs256_key: SigningKey) -> None:
     with pytest.raises(JWKError, match="list of JWKs"):
         jwks('{"kty": "RSA"}')
+
+
+# Changes to a good RSA JWK (None removes a member) and the case they raise.
+RSA_JWK_CASES = [
+    ({"d": "c2VjcmV0"}, "private_member_in_jwk"),
+    ({"kty": None}, "jwk_kty_missing"),
+    ({"kty": "OKP"}, "jwk_kty_unsupported"),
+    ({"kid": None}, "jwk_members_missing"),
+    ({"e": 65537}, "jwk_member_not_string"),
+    ({"use": "enc"}, "jwk_use_not_sig"),
+    ({"alg": "HS256"}, "jwk_alg_unsupported"),
+    ({"alg": "ES384"}, "jwk_alg_kty_mismatch"),
+    ({"n": "AAAA=="}, "jwk_not_base64url"),
+    ({"n": "AAAB"}, "jwk_n_leading_zero"),
+    ({"n": "AQAB"}, "jwk_key_too_small"),
+    ({"e": "AQAA"}, "jwk_exponent_invalid"),
+    ({"kid": " "}, "jwk_kid_empty"),
+]
+
+
+@pytest.mark.parametrize(("changes", "case"), RSA_JWK_CASES)
+def test_check_public_jwk_rsa_case(
+    rs256_key: SigningKey, changes: dict[str, Any], case: str
+) -> None:
+    with pytest.raises(JWKError) as caught:
+        check_public_jwk(_variant(rs256_key.public_jwk, **changes))
+    assert caught.value.case == case
+
+
+def _flipped(text: str) -> str:
+    raw = bytearray(base64url_decode(text))
+    raw[-1] ^= 1
+    return base64url_encode(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("member", "change", "case"),
+    [
+        ("crv", lambda value: "P-256", "jwk_wrong_curve"),
+        ("x", lambda value: value[:-4], "jwk_coordinate_length"),
+        ("y", _flipped, "jwk_point_off_curve"),
+    ],
+)
+def test_check_public_jwk_ec_case(
+    es384_key: SigningKey, member: str, change: Callable[[str], str], case: str
+) -> None:
+    jwk = es384_key.public_jwk
+    with pytest.raises(JWKError) as caught:
+        check_public_jwk(_variant(jwk, **{member: change(jwk[member])}))
+    assert caught.value.case == case
+
+
+@pytest.mark.parametrize(
+    ("jwk", "case"),
+    [([], "jwk_not_object"), ({"keys": []}, "jwk_set_given")],
+)
+def test_check_public_jwk_shape_case(jwk: object, case: str) -> None:
+    with pytest.raises(JWKError) as caught:
+        check_public_jwk(jwk)
+    assert caught.value.case == case
+
+
+@pytest.mark.parametrize(
+    ("jwk", "case"),
+    [
+        ({"kty": "oct", "k": "c2VjcmV0"}, "jwk_kty_unsupported"),
+        ({"kty": "RSA", "e": "AQAB"}, "jwk_members_missing"),
+    ],
+)
+def test_thumbprint_case(jwk: dict[str, str], case: str) -> None:
+    with pytest.raises(JWKError) as caught:
+        thumbprint(jwk)
+    assert caught.value.case == case
+
+
+def test_jwks_case_single_jwk(rs256_key: SigningKey) -> None:
+    with pytest.raises(JWKError) as caught:
+        jwks(rs256_key.public_jwk)  # type: ignore[arg-type]
+    assert caught.value.case == "jwks_not_list"
+
+
+def test_jwks_case_duplicate_kid(rs256_key: SigningKey) -> None:
+    with pytest.raises(JWKError) as caught:
+        jwks([rs256_key.public_jwk, rs256_key.public_jwk])
+    assert caught.value.case == "jwks_duplicate_kid"
+
+
+def test_jwks_case_empty() -> None:
+    with pytest.raises(JWKError) as caught:
+        jwks([])
+    assert caught.value.case == "jwks_empty"
+
+
+@pytest.mark.parametrize(
+    ("alg", "case"),
+    [
+        ("rs256", "alg_wrong_case"),
+        ("HS256", "alg_hmac"),
+        ("none", "alg_none"),
+        ("ES256", "alg_unsupported"),
+        (None, "alg_unsupported"),
+    ],
+)
+def test_check_alg_case(alg: object, case: str) -> None:
+    with pytest.raises(AlgorithmError) as caught:
+        check_alg(alg)
+    assert caught.value.case == case
+
+
+def test_alg_for_rsa_key_case(rs256_key: SigningKey) -> None:
+    with pytest.raises(AlgorithmError) as caught:
+        check_public_key_for_alg(rs256_key.public_key, "ES384")
+    assert caught.value.case == "alg_key_mismatch"
+
+
+def test_alg_for_ec_key_case(es384_key: SigningKey) -> None:
+    with pytest.raises(AlgorithmError) as caught:
+        check_public_key_for_alg(es384_key.public_key, "RS256")
+    assert caught.value.case == "alg_key_mismatch"
+
+
+def test_small_rsa_key_case() -> None:
+    # A key the kit must reject, so the weak size is the point of the test.
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    with pytest.raises(PrivateKeyError) as caught:
+        check_public_key_for_alg(small.public_key(), "RS256")
+    assert caught.value.case == "key_too_small"
+
+
+def test_p256_key_case() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(PrivateKeyError) as caught:
+        check_public_key_for_alg(key.public_key(), "ES384")
+    assert caught.value.case == "wrong_curve"
+
+
+def test_ed25519_key_case() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    with pytest.raises(PrivateKeyError) as caught:
+        check_public_key_for_alg(key.public_key(), "RS256")
+    assert caught.value.case == "unsupported_key_type"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 import stat
 import subprocess
@@ -898,3 +899,191 @@ def test_load_environment_short_text_not_echoed(
     with pytest.raises(PrivateKeyError, match=r"\$QLIK_PRIVATE_KEY") as caught:
         load_private_key()
     assert "hunter2" not in str(caught.value)
+
+
+# --- troubleshooting case of each key error ----------------------------------------
+
+_PKCS8 = serialization.PrivateFormat.PKCS8
+
+
+def _file(folder: Path, text: str | bytes) -> Path:
+    path = folder / "private_key.pem"
+    if isinstance(text, str):
+        path.write_text(text)
+    else:
+        path.write_bytes(text)
+    return path
+
+
+def _pem_block(label: str) -> str:
+    return f"-----BEGIN {label}-----\nBgUrgQQAIg==\n-----END {label}-----\n"
+
+
+def _ed25519_pem(folder: Path, key: rsa.RSAPrivateKey) -> bytes:
+    return ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, _PKCS8, serialization.NoEncryption()
+    )
+
+
+def _damaged(folder: Path, key: rsa.RSAPrivateKey) -> str:
+    lines = _pem(key, _PKCS8).splitlines()
+    return "\n".join([lines[0], *lines[1:5], lines[-1]]) + "\n"
+
+
+def _csr_pem(folder: Path, key: rsa.RSAPrivateKey) -> str:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kit test")])
+    request = x509.CertificateSigningRequestBuilder().subject_name(name)
+    signed = request.sign(key, hashes.SHA256())
+    return signed.public_bytes(serialization.Encoding.PEM).decode()
+
+
+KeyInput = Callable[[Path, rsa.RSAPrivateKey], object]
+
+# How to build a key source that load_private_key rejects, and its case.
+LOAD_CASES: list[tuple[str, KeyInput, str]] = [
+    ("wrong_type", lambda folder, key: 5, "key_source_type"),
+    ("empty_text", lambda folder, key: "", "key_source_empty"),
+    ("stdin", lambda folder, key: "-", "key_source_stdin"),
+    ("base64_body", lambda folder, key: "QUJD" * 20, "not_path_or_pem"),
+    ("missing", lambda folder, key: folder / "absent.pem", "key_file_not_found"),
+    ("directory", lambda folder, key: folder, "key_path_is_folder"),
+    ("nul_byte", lambda folder, key: "private\x00key.pem", "key_file_read_failed"),
+    (
+        "too_large",
+        lambda folder, key: _file(folder, b"\n" * (1024 * 1024 + 1)),
+        "key_file_too_large",
+    ),
+    ("empty_file", lambda folder, key: _file(folder, "\n"), "key_file_empty"),
+    ("json", lambda folder, key: _file(folder, '{"kty": "RSA"}'), "json_given"),
+    ("not_pem", lambda folder, key: b"not a key", "not_pem"),
+    ("der_damaged", lambda folder, key: b"\x30\x03\x02\x01\x00", "key_damaged"),
+    (
+        "certificate",
+        lambda folder, key: _certificate_pem(key),
+        "certificate_given",
+    ),
+    ("csr", _csr_pem, "csr_given"),
+    ("public_key", lambda folder, key: _public_pem(key), "public_key_given"),
+    (
+        "ec_parameters",
+        lambda folder, key: _pem_block("EC PARAMETERS"),
+        "ec_parameters_only",
+    ),
+    (
+        "openssh",
+        lambda folder, key: _pem_block("OPENSSH PRIVATE KEY"),
+        "openssh_key",
+    ),
+    ("other_block", lambda folder, key: _pem_block("X509 CRL"), "pem_not_private_key"),
+    (
+        "truncated",
+        lambda folder, key: _pem(key, _PKCS8)[:200],
+        "pem_truncated",
+    ),
+    ("damaged", _damaged, "key_damaged"),
+    (
+        "encrypted",
+        lambda folder, key: _pem(key, _PKCS8, b"correct horse"),
+        "encrypted_no_password",
+    ),
+    ("ed25519", _ed25519_pem, "unsupported_key_type"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make_source", "case"),
+    [(make, case) for _, make, case in LOAD_CASES],
+    ids=[name for name, _, _ in LOAD_CASES],
+)
+def test_load_error_case(
+    tmp_path: Path,
+    rsa_private_key: rsa.RSAPrivateKey,
+    make_source: KeyInput,
+    case: str,
+) -> None:
+    source = make_source(tmp_path, rsa_private_key)
+    with pytest.raises(PrivateKeyError) as caught:
+        load_private_key(source)  # type: ignore[arg-type]
+    assert caught.value.case == case
+
+
+def test_load_case_wrong_password(ec_private_key: ec.EllipticCurvePrivateKey) -> None:
+    pem = _pem(ec_private_key, _PKCS8, b"correct horse")
+    with pytest.raises(PrivateKeyError) as caught:
+        load_private_key(pem, password="battery staple")
+    assert caught.value.case == "wrong_password"
+
+
+def test_load_case_environment_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PRIVATE_KEY_ENV, raising=False)
+    with pytest.raises(PrivateKeyError) as caught:
+        load_private_key()
+    assert caught.value.case == "no_key_source"
+
+
+def test_load_case_unreadable(
+    tmp_path: Path, rsa_private_key: rsa.RSAPrivateKey
+) -> None:
+    path = _file(tmp_path, _pem(rsa_private_key, _PKCS8))
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        pytest.skip("root reads files of mode 0")
+    with pytest.raises(PrivateKeyError) as caught:
+        load_private_key(path)
+    assert caught.value.case == "key_file_unreadable"
+
+
+@pytest.mark.parametrize(
+    ("bits", "case"), [(2048.0, "key_bits_not_int"), (1024, "key_bits_out_of_range")]
+)
+def test_generate_error_case(bits: int, case: str) -> None:
+    with pytest.raises(PrivateKeyError) as caught:
+        generate_private_key("RS256", bits)
+    assert caught.value.case == case
+
+
+def test_public_key_for_signing_case(rs256_key: SigningKey) -> None:
+    with pytest.raises(PrivateKeyError) as caught:
+        check_key_for_alg(rs256_key.public_key, "RS256")
+    assert caught.value.case == "public_key_given"
+
+
+def test_write_key_files_exists_case(tmp_path: Path, rs256_key: SigningKey) -> None:
+    write_key_files(tmp_path, rs256_key)
+    with pytest.raises(WorkspaceError) as caught:
+        write_key_files(tmp_path, rs256_key)
+    assert caught.value.case == "private_key_exists"
+
+
+def test_write_key_files_folder_case(tmp_path: Path, rs256_key: SigningKey) -> None:
+    (tmp_path / "private_key.pem").mkdir()
+    with pytest.raises(WorkspaceError) as caught:
+        write_key_files(tmp_path, rs256_key, force=True)
+    assert caught.value.case == "key_path_is_folder"
+
+
+def test_write_key_files_backup_case(tmp_path: Path, rs256_key: SigningKey) -> None:
+    write_key_files(tmp_path, rs256_key)
+    tmp_path.chmod(0o500)
+    try:
+        if os.access(tmp_path, os.W_OK):
+            pytest.skip("root writes into read-only folders")
+        with pytest.raises(WorkspaceError) as caught:
+            write_key_files(tmp_path, rs256_key, force=True)
+    finally:
+        tmp_path.chmod(0o700)
+    assert caught.value.case == "key_backup_failed"
+
+
+def test_write_key_files_no_backup_name_case(
+    tmp_path: Path, rs256_key: SigningKey
+) -> None:
+    write_key_files(tmp_path, rs256_key)
+    moment = dt.datetime(2026, 12, 4, 15, 20, 0, tzinfo=dt.UTC).timestamp()
+    stamp = "20261204T152000Z"
+    (tmp_path / f"private_key.{stamp}.pem.bak").write_text("taken")
+    for attempt in range(1, 100):
+        (tmp_path / f"private_key.{stamp}-{attempt}.pem.bak").write_text("taken")
+    with pytest.raises(WorkspaceError) as caught:
+        write_key_files(tmp_path, rs256_key, force=True, now=lambda: moment)
+    assert caught.value.case == "no_backup_name"

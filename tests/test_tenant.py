@@ -178,3 +178,28 @@ def test_ipv6_http_fix_bracketed() -> None:
 
 def test_international_host_kept() -> None:
     assert tenant_origin("bücher.example") == "https://bücher.example"
+
+
+@pytest.mark.parametrize(
+    ("tenant", "case"),
+    [
+        (5, "tenant_not_text"),
+        ("", "tenant_empty"),
+        ("acme .eu.qlikcloud.com", "tenant_white_space"),
+        ("ftp://acme.eu.qlikcloud.com", "tenant_scheme"),
+        ("javascript:alert(1)", "tenant_scheme"),
+        ("https:acme.eu.qlikcloud.com", "tenant_scheme_slashes"),
+        ("https://user:secret@acme.eu.qlikcloud.com", "tenant_user_information"),
+        ("http://acme.eu.qlikcloud.com", "tenant_plain_http"),
+        ("https://", "tenant_no_host"),
+        ("acme<eu>.qlikcloud.com", "tenant_host_name"),
+        ("https://[::1", "tenant_url_invalid"),
+        ("https://[::1]x", "tenant_url_invalid"),
+        ("acme.eu.qlikcloud.com:99999", "tenant_port"),
+        ("acme.eu.qlikcloud.com:0", "tenant_port"),
+    ],
+)
+def test_invalid_tenant_case(tenant: object, case: str) -> None:
+    with pytest.raises(TenantURLError) as caught:
+        tenant_origin(tenant)  # type: ignore[arg-type]
+    assert caught.value.case == case

@@ -206,3 +206,38 @@ def test_fix_for_without_tenant() -> None:
 def test_unknown_case_name() -> None:
     with pytest.raises(KeyError):
         case_named("no_such_case")
+
+
+def test_exp_too_far_is_lifetime() -> None:
+    case = case_for(
+        401, error="invalid_client", detail="exp claim too far in the future"
+    )
+    assert case.name == "lifetime_too_long"
+
+
+def test_iat_in_future_stays_future() -> None:
+    case = case_for(401, error="invalid_client", detail="iat is in the future")
+    assert case.name == "issued_in_future"
+
+
+def test_invalid_token_expired_detail() -> None:
+    case = case_for(
+        401,
+        "HTTP-401",
+        "Invalid token",
+        "The access token has expired",
+        endpoint="api",
+    )
+    assert case.name == "access_token_expired"
+
+
+def test_invalid_token_alone() -> None:
+    case = case_for(401, "HTTP-401", "Invalid token", endpoint="api")
+    assert case.name == "access_token_invalid"
+
+
+def test_invalid_token_other_detail() -> None:
+    case = case_for(
+        401, "HTTP-401", "Invalid token", "The token was revoked", endpoint="api"
+    )
+    assert case.name == "access_token_invalid"
