@@ -27,11 +27,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
-from jose import jws
-from jose.exceptions import JWSError
+from jose.exceptions import JOSEError
 
 from .errors import ClientAssertionError
-from .jwk import base64url_decode
+from .jwk import base64url_decode, base64url_encode
 from .keys import SigningKey
 from .tenant import token_endpoint
 
@@ -66,31 +65,39 @@ def sign_jws(
 ) -> str:
     """Sign ``claims`` under ``header`` with ``key`` and return the compact JWS.
 
-    Nothing is checked, so a header with a wrong ``alg`` or no ``kid``, or
-    claims that break Qlik Cloud's rules, are signed as given. The signature
-    always uses ``key.alg``. python-jose encodes the JWS: it sorts the header
-    members and adds ``typ: JWT`` and ``alg`` (the key's) where the header
-    lacks them.
+    Nothing is checked or added, so a header with a wrong ``alg``, no ``alg``,
+    no ``typ`` or no ``kid``, or claims that break Qlik Cloud's rules, are
+    signed as given. Header and claims become compact JSON in their given
+    member order; the signing input is their base64url forms joined by a dot.
+    The signature always uses ``key.alg`` and comes from `SigningKey.sign`,
+    which is python-jose's key on its cryptography backend.
     """
     try:
-        token: str = jws.sign(
-            dict(claims), key.jose_key, headers=dict(header), algorithm=key.alg
-        )
+        parts = [_encode_json(part) for part in (header, claims)]
     except (TypeError, ValueError) as error:
         raise ClientAssertionError(
             "Header or claims cannot be encoded as JSON",
             value=f"header members {sorted(header)}, claims {sorted(claims)}",
             cause=str(error),
-            fix="use only strings, numbers, booleans, lists and objects",
+            fix="use only strings, finite numbers, booleans, lists and objects",
         ) from None
-    except JWSError as error:
+    signing_input = ".".join(parts)
+    try:
+        signature = key.sign(signing_input.encode("ascii"))
+    except (JOSEError, TypeError, ValueError) as error:
         raise ClientAssertionError(
             "Signing the client assertion failed",
             value=repr(key),
             cause=type(error).__name__,
             fix="load the key again with SigningKey.load()",
         ) from None
-    return token
+    return f"{signing_input}.{base64url_encode(signature)}"
+
+
+def _encode_json(part: Mapping[str, Any]) -> str:
+    """Return ``part`` as base64url of compact JSON, members in their given order."""
+    text = json.dumps(dict(part), separators=(",", ":"), allow_nan=False)
+    return base64url_encode(text.encode("utf-8"))
 
 
 def build_client_assertion(

@@ -35,6 +35,7 @@ from .errors import (
     QlikTutorialError,
     WorkspaceError,
 )
+from .jwk import MIN_RSA_BITS
 from .redact import redact_secrets
 from .tenant import is_loopback, safe_url, tenant_origin
 from .token_endpoint import (
@@ -258,6 +259,22 @@ def _lifetime(text: str) -> int:
     return value
 
 
+def _rsa_bits(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a whole number of bits: {text!r}"
+        ) from None
+    if not MIN_RSA_BITS <= value <= keys.MAX_RSA_BITS:
+        raise argparse.ArgumentTypeError(
+            f"must be from {MIN_RSA_BITS} to {keys.MAX_RSA_BITS} bits, because "
+            f"RS256 and RS512 need at least {MIN_RSA_BITS} and the kit generates "
+            f"at most {keys.MAX_RSA_BITS}: {text!r}"
+        )
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -299,9 +316,10 @@ def add_keygen(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--bits",
-        type=int,
+        type=_rsa_bits,
         metavar="N",
-        help="RSA key size in bits (default: 2048; not for ES384)",
+        help=f"RSA key size in bits, {MIN_RSA_BITS} to {keys.MAX_RSA_BITS} "
+        "(default: 2048; not for ES384)",
     )
     parser.add_argument(
         "--out",

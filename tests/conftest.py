@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
+import os
+import signal
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from http_fixtures import ScriptedServer, closed_port, silent_socket
 
+import qlik_tutorial.local_tenant as local_tenant_package
 from qlik_tutorial.keys import SigningKey
+from qlik_tutorial.workspace import WORKSPACE_ENV
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +115,85 @@ def silent_tenant() -> Iterator[str]:
 def refused_tenant() -> str:
     """The URL of a port on 127.0.0.1 where nothing listens."""
     return f"http://127.0.0.1:{closed_port()}"
+
+
+# --- local tenants left running ---------------------------------------------------
+
+_LOCAL_TENANT_COMMANDS = {
+    ("-m", local_tenant_package.__name__),
+    ("local-tenant", "serve"),
+}
+
+
+def _local_tenant_workspace(pid: int) -> Path | None:
+    """Return the workspace folder of local tenant process ``pid``.
+
+    A local tenant runs as ``python -m qlik_tutorial.local_tenant ...`` (the
+    background form) or ``qlik-tutorial local-tenant serve``. None when
+    ``pid`` runs something else, has ended, belongs to another user or uses
+    the default workspace. The workspace is ``--workspace`` or
+    ``$QLIK_TUTORIAL_WORKSPACE``, relative to the process's own folder.
+    """
+    folder = Path("/proc", str(pid))
+    try:
+        arguments = (folder / "cmdline").read_bytes().decode("utf-8", "replace")
+        words = arguments.split("\0")
+        if not any(
+            pair in _LOCAL_TENANT_COMMANDS for pair in itertools.pairwise(words)
+        ):
+            return None
+        current = Path(os.readlink(folder / "cwd"))
+        environment = (folder / "environ").read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return None
+    chosen = None
+    for name, value in itertools.pairwise(words):
+        if name == "--workspace":
+            chosen = value
+        elif name.startswith("--workspace="):
+            chosen = name.partition("=")[2]
+    if chosen is None:
+        prefix = WORKSPACE_ENV + "="
+        variables = environment.split("\0")
+        chosen = next((v[len(prefix) :] for v in variables if v.startswith(prefix)), "")
+    if not chosen.strip():
+        return None
+    return (current / Path(chosen).expanduser()).resolve()
+
+
+def local_tenants_under(folder: Path) -> dict[int, Path]:
+    """Return ``{pid: workspace}`` of local tenants with a workspace in ``folder``.
+
+    Empty on a system without /proc.
+    """
+    folder = folder.resolve()
+    found: dict[int, Path] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        workspace = _local_tenant_workspace(int(entry.name))
+        if workspace is not None and workspace.is_relative_to(folder):
+            found[int(entry.name)] = workspace
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_local_tenant_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the run when a local tenant of a test workspace outlives the tests.
+
+    A background local tenant is nobody's child, so it is found by its command
+    line in /proc. Only workspaces in this run's base temporary folder count:
+    other pytest runs and the developer's own workspace are left alone. Each
+    leftover is killed, then named in the failure.
+    """
+    yield
+    leftovers = local_tenants_under(tmp_path_factory.getbasetemp())
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    if leftovers:
+        named = ", ".join(f"pid {pid} ({path})" for pid, path in leftovers.items())
+        pytest.fail(
+            f"local tenants still running after the tests, now killed: {named}; "
+            "stop each one a test starts, e.g. stop_local_tenant() in a finally "
+            "block",
+            pytrace=False,
+        )

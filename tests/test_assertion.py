@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -240,9 +241,42 @@ def test_sign_jws_keeps_long_lifetime(es384_key: SigningKey) -> None:
     assert decode_assertion(token).claims == claims
 
 
+def test_sign_jws_header_without_alg_or_typ(rs256_key: SigningKey) -> None:
+    header = {"kid": rs256_key.kid}
+    token = sign_jws(header, {"iss": CLIENT_ID}, rs256_key)
+    assert decode_assertion(token).header == header
+
+
+def test_sign_jws_keeps_member_order(rs256_key: SigningKey) -> None:
+    header = {"typ": "JWT", "kid": rs256_key.kid, "alg": "RS256"}
+    claims = {"sub": CLIENT_ID, "iss": CLIENT_ID}
+    token = sign_jws(header, claims, rs256_key)
+    expected = [
+        base64url_encode(json.dumps(part, separators=(",", ":")).encode())
+        for part in (header, claims)
+    ]
+    assert token.split(".")[:2] == expected
+
+
+def test_sign_jws_signs_header_as_given(rs256_key: SigningKey) -> None:
+    token = sign_jws({"kid": rs256_key.kid}, {"iss": CLIENT_ID}, rs256_key)
+    signing_input, _, signature = token.rpartition(".")
+    rs256_key.public_key.verify(  # type: ignore[call-arg]
+        base64url_decode(signature),
+        signing_input.encode(),
+        padding.PKCS1v15(),  # type: ignore[arg-type]
+        hashes.SHA256(),
+    )
+
+
 def test_sign_jws_non_json_claim(rs256_key: SigningKey) -> None:
     with pytest.raises(ClientAssertionError, match="cannot be encoded as JSON"):
         sign_jws({"alg": "RS256"}, {"iss": {1, 2}}, rs256_key)
+
+
+def test_sign_jws_nan_claim(rs256_key: SigningKey) -> None:
+    with pytest.raises(ClientAssertionError, match="cannot be encoded as JSON"):
+        sign_jws({"alg": "RS256"}, {"exp": float("nan")}, rs256_key)
 
 
 # --- decoding ----------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import socket
 import stat
 import subprocess
 import sys
@@ -142,10 +144,25 @@ def test_keygen_bits_for_ec_is_usage(run: Run, tmp_path: Path) -> None:
     assert "--bits applies to RSA keys" in err
 
 
-def test_keygen_small_rsa_rejected(run: Run, tmp_path: Path) -> None:
+def test_keygen_small_rsa_is_usage(run: Run, tmp_path: Path) -> None:
     code, _, err = run("keygen", "--bits", "1024", "--out", tmp_path / "k")
-    assert code == 1
-    assert "1024" in err
+    assert code == 2
+    assert "'1024'" in err
+    assert "from 2048 to 16384" in err
+    assert not (tmp_path / "k").exists()
+
+
+def test_keygen_huge_rsa_is_usage(run: Run, tmp_path: Path) -> None:
+    code, _, err = run("keygen", "--bits", "32768", "--out", tmp_path / "k")
+    assert code == 2
+    assert "'32768'" in err
+    assert "from 2048 to 16384" in err
+
+
+def test_keygen_bits_not_number_is_usage(run: Run, tmp_path: Path) -> None:
+    code, _, err = run("keygen", "--bits", "big", "--out", tmp_path / "k")
+    assert code == 2
+    assert "'big'" in err
 
 
 def test_keygen_unknown_alg_is_usage(run: Run) -> None:
@@ -471,6 +488,42 @@ def test_console_error_has_no_traceback(tmp_path: Path, refused_tenant: str) -> 
     assert result.returncode == 1
     assert b"Traceback" not in result.stderr
     assert b"not a key" not in result.stderr
+
+
+def test_local_tenant_moved_port_said_once(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    command = [
+        Path(sys.executable).with_name("qlik-tutorial"),
+        "local-tenant",
+        "start",
+        "--workspace",
+        root,
+    ]
+
+    def start() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env=subprocess_environment(tmp_path),
+            timeout=60,
+            check=False,
+        )
+
+    try:
+        old_port = start().stdout.strip().rpartition(":")[2]
+        stop_local_tenant(root)
+        with socket.socket() as blocker:
+            blocker.bind(("127.0.0.1", int(old_port)))
+            blocker.listen()
+            moved = start()
+    finally:
+        stop_local_tenant(root)
+    new_port = moved.stdout.strip().rpartition(":")[2]
+    assert moved.returncode == 0, moved.stderr
+    assert len(re.findall(rf"\b{old_port}\b", moved.stderr)) == 1, moved.stderr
+    naming_new = [line for line in moved.stderr.splitlines() if new_port in line]
+    assert len(naming_new) == 1, moved.stderr
 
 
 @pytest.mark.parametrize("name", ["LOCAL", " local "])

@@ -254,6 +254,21 @@ def test_restart_moves_when_port_taken(workspace: Path) -> None:
     assert second.previous_port == first.port
 
 
+def test_ensure_warns_when_port_moves(
+    workspace: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = start_local_tenant(workspace)
+    stop_local_tenant(workspace)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", first.port))
+        blocker.listen()
+        url = ensure_local_tenant(workspace)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert f"port {first.port} of the last run is taken" in warnings[0]
+    assert url in warnings[0]
+
+
 def test_explicit_taken_port_fails(workspace: Path) -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -24,6 +25,11 @@ from local_tenant_helpers import (
     rsa_key,
 )
 
+from qlik_tutorial.local_tenant.rules import (
+    FORM_TYPE,
+    parse_assertion,
+    parse_token_request,
+)
 from qlik_tutorial.local_tenant.settings import Settings
 
 
@@ -558,3 +564,30 @@ def test_rate_limit_window_slides(
     assert tenant.post_token(client).headers["Retry-After"] == "4"
     clock.now += 4
     assert tenant.post_token(client).status_code == 200
+
+
+# Secrets stay out of repr
+
+
+def test_token_request_repr_hides_assertion(client: RegisteredClient) -> None:
+    assertion = client.assertion()
+    body = urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+        }
+    )
+    request = parse_token_request(FORM_TYPE, body.encode())
+    assert assertion.split(".")[1] not in repr(request)
+
+
+def test_assertion_repr_hides_compact(client: RegisteredClient) -> None:
+    assertion = client.assertion()
+    text = repr(parse_assertion(assertion))
+    assert assertion.split(".")[0] not in text
+
+
+def test_assertion_repr_hides_signature(client: RegisteredClient) -> None:
+    parsed = parse_assertion(client.assertion())
+    assert repr(parsed.signature)[2:18] not in repr(parsed)

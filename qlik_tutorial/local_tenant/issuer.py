@@ -8,7 +8,7 @@ outcome (``issued`` or the error code) for the admin counts endpoint.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import rules
@@ -24,10 +24,13 @@ UNKNOWN_CLIENT = "unknown"
 
 @dataclass(frozen=True)
 class Issued:
-    """A successful token response and the client it went to."""
+    """A successful token response and the client it went to.
+
+    The response contains the access token, so it is left out of ``repr``.
+    """
 
     client_id: str
-    response: dict[str, Any]
+    response: dict[str, Any] = field(repr=False)
 
 
 class TokenIssuer:

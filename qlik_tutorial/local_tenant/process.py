@@ -11,7 +11,8 @@ The server exits by itself when its workspace folder is deleted or replaced
 and after ``idle_timeout`` seconds without a request (see `runner`). A
 restart requests the port of the last run, so the URL and the ``aud`` of
 assertions stay the same. When another program uses that port, it takes a
-free one and logs a warning.
+free one: `ensure_local_tenant` logs a warning, and `start_local_tenant`
+reports the old port in its result for the caller to show.
 
 Starting and stopping hold ``local-tenant/lock``, so two notebook kernels
 that ask at the same moment share one server. The background mode needs a
@@ -314,9 +315,10 @@ def start_local_tenant(
     ``settings`` None lets the new process read ``QLIK_LOCAL_TENANT_*`` from
     the environment. ``port`` None requests the port of the last run (or
     ``$QLIK_LOCAL_TENANT_PORT``, or any free port) and takes another when it
-    is taken; an explicit port that is taken raises instead. A running local
-    tenant is reused as it is, whatever ``settings`` say: stop it first to
-    change them.
+    is taken. The result's ``previous_port`` then names the old port for the
+    caller to show; it is logged only at INFO. An explicit port that is taken
+    raises instead. A running local tenant is reused as it is, whatever
+    ``settings`` say: stop it first to change them.
     """
     files = StateFiles.for_workspace(workspace)
     with files.lock():
@@ -336,13 +338,7 @@ def start_local_tenant(
         record = _spawn(files, settings, requested, may_move, timeout)
     moved = requested if requested and record["port"] != requested else None
     if moved is not None:
-        logger.warning(
-            "port %d of the last run is taken, so the local tenant now listens "
-            "on %s; sign new assertions with aud %s/oauth/token",
-            moved,
-            record["url"],
-            record["url"],
-        )
+        logger.info("port %d of the last run is taken", moved)
     logger.info("local tenant started at %s (pid %s)", record["url"], record["pid"])
     return StartResult(
         str(record["url"]), int(record["port"]), int(record["pid"]), False, moved
@@ -360,12 +356,22 @@ def ensure_local_tenant(
 
     Every caller with the same workspace gets the same URL, also across
     notebook kernels, because the URL is recorded in the workspace and a
-    restart keeps the port when it is free. See `start_local_tenant` for the
-    options.
+    restart keeps the port when it is free. When another program took that
+    port, a warning names the old port and the new URL. See
+    `start_local_tenant` for the options.
     """
-    return start_local_tenant(
+    result = start_local_tenant(
         workspace, settings=settings, port=port, timeout=timeout
-    ).url
+    )
+    if result.previous_port is not None:
+        logger.warning(
+            "port %d of the last run is taken, so the local tenant now listens "
+            "on %s; sign new assertions with aud %s/oauth/token",
+            result.previous_port,
+            result.url,
+            result.url,
+        )
+    return result.url
 
 
 # Stopping

@@ -39,12 +39,16 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 @dataclass(frozen=True)
 class Request:
-    """An HTTP request: method, path without query, headers (lower-case names), body."""
+    """An HTTP request: method, path without query, headers (lower-case names), body.
+
+    Headers and body are left out of ``repr``: they can hold the admin key, an
+    access token or a client assertion.
+    """
 
     method: str
     path: str
-    headers: Mapping[str, str]
-    body: bytes
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower()) or ""
@@ -52,10 +56,13 @@ class Request:
 
 @dataclass
 class Response:
-    """An HTTP response, with the client ID and error code for the request log."""
+    """An HTTP response, with the client ID and error code for the request log.
+
+    The body is left out of ``repr``: a token response contains the access token.
+    """
 
     status: int
-    body: Any = None
+    body: Any = field(default=None, repr=False)
     headers: dict[str, str] = field(default_factory=dict)
     client_id: str | None = None
     error_code: str | None = None

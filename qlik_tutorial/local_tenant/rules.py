@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -66,23 +66,30 @@ _CLIENT_FIX = "set both to the real client ID; check the client exists and is en
 
 @dataclass(frozen=True)
 class TokenRequest:
-    """The fields of a token request; ``client_id`` and ``scope`` may be absent."""
+    """The fields of a token request; ``client_id`` and ``scope`` may be absent.
+
+    The client assertion is left out of ``repr``.
+    """
 
     grant_type: str
     client_assertion_type: str
-    client_assertion: str
+    client_assertion: str = field(repr=False)
     client_id: str | None
     scope: str | None
 
 
 @dataclass(frozen=True)
 class Assertion:
-    """A client assertion split into its decoded JWS parts (not yet verified)."""
+    """A client assertion split into its decoded JWS parts (not yet verified).
 
-    compact: str
+    The compact form and the signature are left out of ``repr``, so that the
+    parts shown never rebuild the assertion.
+    """
+
+    compact: str = field(repr=False)
     header: dict[str, Any]
     claims: dict[str, Any]
-    signature: bytes
+    signature: bytes = field(repr=False)
 
 
 def _media_type(content_type: str) -> str:
