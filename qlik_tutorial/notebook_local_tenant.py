@@ -1,0 +1,109 @@
+"""Notebook helpers that only the local tenant supports, through its admin API.
+
+Notebook 06 uses them to cause failures on purpose: `require_local_tenant`
+raises for a real tenant, and `shift_local_clock` moves the local tenant's
+clock. Step 02 looks a client ID up on the admin API to check that it is
+registered with the workspace's key.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from . import local_tenant
+from .errors import APIRequestError, ConfigurationError
+from .local_tenant.registration import admin_request
+from .notebook_parameters import CLIENT_ID_ENV, LOCAL_TENANT, TENANT_ENV, Tenant
+from .workspace import Workspace
+
+
+def require_local_tenant(tenant: Tenant, *, reason: str) -> None:
+    """Raise `ConfigurationError` unless ``tenant`` is the local tenant.
+
+    ``reason`` says why the step needs the local tenant.
+    """
+    if not tenant.local:
+        raise ConfigurationError(
+            "This step runs only against the local tenant",
+            value=tenant.origin,
+            cause=reason,
+            fix=f"leave tenant unset (None) or pass {LOCAL_TENANT!r}, and unset "
+            f"{TENANT_ENV}",
+        )
+
+
+def shift_local_clock(space: Workspace, seconds: float) -> None:
+    """Set how far the local tenant's clock runs ahead of this machine's.
+
+    The local tenant adds ``seconds`` to its clock from the next request on,
+    so a notebook can let time pass without waiting. A negative value sets it
+    behind, and 0 restores the real time. Only the local tenant has this
+    setting, through its admin API.
+    """
+    url = local_tenant.ensure_local_tenant(space.root)
+    key = local_tenant.admin_key(space.root)
+    path = "/api/v1/local-tenant/settings"
+    status, body = admin_request(url, key, "PATCH", path, {"clockOffset": seconds})
+    if status != 200:
+        raise APIRequestError(
+            "Changing the local tenant's clock failed",
+            value=status,
+            cause=f"the admin API responded {json.dumps(body)[:200]}",
+            fix="check the local tenant with `qlik-tutorial local-tenant status`",
+            status=status,
+            url=url + path,
+        )
+    if seconds == 0:
+        print("The local tenant's clock is back in step with this machine's.")
+    else:
+        direction = "ahead of" if seconds > 0 else "behind"
+        offset = f"{abs(seconds):g} s {direction}"
+        print(f"The local tenant's clock now runs {offset} this machine's.")
+
+
+def _check_local_client(
+    space: Workspace, client_id: str, kid: str, source: str
+) -> None:
+    """Raise unless the local tenant has a client ``client_id`` with the key ``kid``."""
+    url = local_tenant.ensure_local_tenant(space.root)
+    key = local_tenant.admin_key(space.root)
+    path = f"/api/v1/oauth-clients/{quote(client_id, safe='')}"
+    status, body = admin_request(url, key, "GET", path)
+    if source == "workspace":
+        fresh = f"delete {space.client_json.name} and run this step again"
+    elif source == CLIENT_ID_ENV:
+        fresh = f"unset {CLIENT_ID_ENV}"
+    else:
+        fresh = "leave client_id unset (None)"
+    fresh += ", so that the local tenant registers a new client"
+    if status == 404:
+        raise ConfigurationError(
+            f"The client ID from {source} is not registered on the local tenant",
+            value=client_id,
+            cause=f"the local tenant at {url} has no OAuth client with this ID",
+            fix=f"{fresh}, or pass the ID of a client registered there",
+        )
+    if status != 200 or not isinstance(body, dict):
+        raise APIRequestError(
+            "Looking the client ID up on the local tenant failed",
+            value=status,
+            cause=f"the admin API responded {json.dumps(body)[:200]}",
+            fix="check the local tenant with `qlik-tutorial local-tenant status`",
+            status=status,
+            url=url + path,
+        )
+    kids = [
+        str(jwk.get("kid"))
+        for jwk in body.get("publicKeys") or []
+        if isinstance(jwk, dict)
+    ]
+    if kid not in kids:
+        raise ConfigurationError(
+            f"The client from {source} is not registered with the workspace's key",
+            value=client_id,
+            cause=f"its public keys have kid {', '.join(kids) or '(none)'}, the "
+            f"workspace's public JWK has kid {kid}",
+            fix=f"{fresh}, or pass the ID of a client registered with "
+            f"{space.public_jwk.name}",
+        )
