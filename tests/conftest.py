@@ -19,6 +19,10 @@ import qlik_tutorial.local_tenant as local_tenant_package
 from qlik_tutorial.keys import SigningKey
 from qlik_tutorial.workspace import WORKSPACE_ENV
 
+# The local tenant helpers also hold the clock and tenant fixtures that tests
+# of the server share; modules with fixtures of the same name override them.
+pytest_plugins = ["local_tenant_helpers"]
+
 
 @pytest.fixture(scope="session")
 def rsa_private_key() -> rsa.RSAPrivateKey:

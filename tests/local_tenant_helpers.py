@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -230,3 +231,25 @@ def error_of(response: requests.Response) -> tuple[int, str]:
 
 def detail_of(response: requests.Response) -> str:
     return str(response.json()["errors"][0]["detail"])
+
+
+class Clock:
+    """A settable clock for the server, so tests never sleep."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def tenant(tmp_path: Path, clock: Clock) -> Iterator[Tenant]:
+    """A local tenant whose clock the test sets."""
+    with local_tenant(tmp_path / "workspace", Settings(clock=clock)) as running:
+        yield running

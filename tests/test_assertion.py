@@ -40,6 +40,19 @@ def _fixed(moment: float) -> Callable[[], float]:
     return lambda: moment
 
 
+def verify_rsa_signature(
+    key: SigningKey, token: str, algorithm: hashes.HashAlgorithm
+) -> None:
+    """Verify the PKCS#1 v1.5 signature of ``token``; raise InvalidSignature if bad."""
+    signing_input, _, signature = token.rpartition(".")
+    key.public_key.verify(  # type: ignore[call-arg]
+        base64url_decode(signature),
+        signing_input.encode(),
+        padding.PKCS1v15(),  # type: ignore[arg-type]
+        algorithm,
+    )
+
+
 def test_constants() -> None:
     assert ASSERTION_TYPE == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     assert MAX_LIFETIME == 300
@@ -101,13 +114,7 @@ def test_es384_assertion_raw_signature(es384_key: SigningKey) -> None:
 
 def test_rs512_assertion_uses_sha512(rs512_key: SigningKey) -> None:
     assertion = build_client_assertion(rs512_key, CLIENT_ID, TENANT)
-    signing_input, _, signature = assertion.rpartition(".")
-    rs512_key.public_key.verify(  # type: ignore[call-arg]
-        base64url_decode(signature),
-        signing_input.encode(),
-        padding.PKCS1v15(),  # type: ignore[arg-type]
-        hashes.SHA512(),
-    )
+    verify_rsa_signature(rs512_key, assertion, hashes.SHA512())
 
 
 # --- claim rules ----------------------------------------------------------------------
@@ -226,13 +233,7 @@ def test_sign_jws_without_kid(rs256_key: SigningKey) -> None:
 def test_sign_jws_keeps_wrong_alg(rs256_key: SigningKey) -> None:
     token = sign_jws({"alg": "HS256", "kid": rs256_key.kid}, {"iss": "x"}, rs256_key)
     assert decode_assertion(token).header["alg"] == "HS256"
-    signing_input, _, signature = token.rpartition(".")
-    rs256_key.public_key.verify(  # type: ignore[call-arg]
-        base64url_decode(signature),
-        signing_input.encode(),
-        padding.PKCS1v15(),  # type: ignore[arg-type]
-        hashes.SHA256(),
-    )
+    verify_rsa_signature(rs256_key, token, hashes.SHA256())
 
 
 def test_sign_jws_keeps_long_lifetime(es384_key: SigningKey) -> None:
@@ -260,13 +261,7 @@ def test_sign_jws_keeps_member_order(rs256_key: SigningKey) -> None:
 
 def test_sign_jws_signs_header_as_given(rs256_key: SigningKey) -> None:
     token = sign_jws({"kid": rs256_key.kid}, {"iss": CLIENT_ID}, rs256_key)
-    signing_input, _, signature = token.rpartition(".")
-    rs256_key.public_key.verify(  # type: ignore[call-arg]
-        base64url_decode(signature),
-        signing_input.encode(),
-        padding.PKCS1v15(),  # type: ignore[arg-type]
-        hashes.SHA256(),
-    )
+    verify_rsa_signature(rs256_key, token, hashes.SHA256())
 
 
 def test_sign_jws_non_json_claim(rs256_key: SigningKey) -> None:

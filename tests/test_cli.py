@@ -661,19 +661,31 @@ def test_missing_key_starts_no_tenant(
     assert not (root / "local-tenant").exists()
 
 
+def run_on_new_local_tenant(
+    run: Run, tmp_path: Path, key: SigningKey, command: str, *args: str
+) -> tuple[int, str, Path]:
+    """Run ``command`` with a key file for a new workspace on the local tenant.
+
+    Return the exit code, the error text and the workspace folder; a tenant
+    the command started is stopped before returning.
+    """
+    root = tmp_path / "new-folder"
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(key.private_pem())
+    try:
+        code, _, err = run(
+            command, "--workspace", root, "--tenant", "local", "--key", key_file, *args
+        )
+    finally:
+        stop_local_tenant(root)
+    return code, err, root
+
+
 @pytest.mark.parametrize("command", ["assertion", "token", "call"])
 def test_missing_client_id_starts_no_tenant(
     run: Run, tmp_path: Path, rs256_key: SigningKey, command: str
 ) -> None:
-    root = tmp_path / "new-folder"
-    key_file = tmp_path / "key.pem"
-    key_file.write_bytes(rs256_key.private_pem())
-    try:
-        code, _, err = run(
-            command, "--workspace", root, "--tenant", "local", "--key", key_file
-        )
-    finally:
-        stop_local_tenant(root)
+    code, err, root = run_on_new_local_tenant(run, tmp_path, rs256_key, command)
     assert code == 2
     assert "no client ID" in err
     assert not (root / "local-tenant").exists()
@@ -682,16 +694,10 @@ def test_missing_client_id_starts_no_tenant(
 def test_call_bad_path_starts_no_tenant(
     run: Run, tmp_path: Path, rs256_key: SigningKey
 ) -> None:
-    root = tmp_path / "new-folder"
-    key_file = tmp_path / "key.pem"
-    key_file.write_bytes(rs256_key.private_pem())
-    try:
-        code, _, err = run(
-            "call", "--workspace", root, "--tenant", "local", "--client-id", "c",
-            "--key", key_file, "https://elsewhere.example.com/api/v1/users/me",
-        )  # fmt: skip
-    finally:
-        stop_local_tenant(root)
+    code, err, root = run_on_new_local_tenant(
+        run, tmp_path, rs256_key, "call", "--client-id", "c",
+        "https://elsewhere.example.com/api/v1/users/me",
+    )  # fmt: skip
     assert code == 1
     assert "not on the tenant" in err
     assert not (root / "local-tenant").exists()
@@ -700,15 +706,8 @@ def test_call_bad_path_starts_no_tenant(
 def test_assertion_bad_lifetime_starts_no_tenant(
     run: Run, tmp_path: Path, rs256_key: SigningKey
 ) -> None:
-    root = tmp_path / "new-folder"
-    key_file = tmp_path / "key.pem"
-    key_file.write_bytes(rs256_key.private_pem())
-    try:
-        code, _, _ = run(
-            "assertion", "--workspace", root, "--tenant", "local", "--client-id",
-            "c", "--key", key_file, "--lifetime", "301",
-        )  # fmt: skip
-    finally:
-        stop_local_tenant(root)
+    code, _, root = run_on_new_local_tenant(
+        run, tmp_path, rs256_key, "assertion", "--client-id", "c", "--lifetime", "301"
+    )
     assert code == 2
     assert not (root / "local-tenant").exists()

@@ -302,37 +302,31 @@ def test_short_rsa_signature_fires(rs256_key: SigningKey) -> None:
     assert names(check(cut, rs256_key)) == ["signature_format"]
 
 
-def test_local_time_behind_utc(
-    rs256_key: SigningKey, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TZ", "EST+05")
+def names_in_zone(
+    zone: str, iat: int, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """Check an assertion issued at ``iat`` while the local time zone is ``zone``."""
+    monkeypatch.setenv("TZ", zone)
     time.tzset()
     try:
-        iat = int(NOW) - 5 * 3600
-        assertion = sign_jws(
-            header(rs256_key), claims(iat=iat, exp=iat + 300), rs256_key
-        )
-        found = names(check(assertion, rs256_key))
+        assertion = sign_jws(header(key), claims(iat=iat, exp=iat + 300), key)
+        return names(check(assertion, key))
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_local_time_behind_utc(
+    rs256_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = names_in_zone("EST+05", int(NOW) - 5 * 3600, rs256_key, monkeypatch)
     assert found == ["iat_local_time"]
 
 
 def test_hour_old_assertion_expired(
     rs256_key: SigningKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TZ", "UTC0")
-    time.tzset()
-    try:
-        iat = int(NOW) - 3600
-        assertion = sign_jws(
-            header(rs256_key), claims(iat=iat, exp=iat + 300), rs256_key
-        )
-        found = names(check(assertion, rs256_key))
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
+    found = names_in_zone("UTC0", int(NOW) - 3600, rs256_key, monkeypatch)
     assert found == ["expired"]
 
 

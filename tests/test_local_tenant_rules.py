@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,13 +13,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from local_tenant_helpers import (
     ASSERTION_TYPE,
+    Clock,
     RegisteredClient,
     Tenant,
     compact,
     detail_of,
     ec_key,
     error_of,
-    local_tenant,
     rsa_key,
 )
 
@@ -30,28 +28,6 @@ from qlik_tutorial.local_tenant.rules import (
     parse_assertion,
     parse_token_request,
 )
-from qlik_tutorial.local_tenant.settings import Settings
-
-
-class Clock:
-    """A settable clock for the server, so tests never sleep."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tenant(tmp_path: Path, clock: Clock) -> Iterator[Tenant]:
-    with local_tenant(tmp_path / "workspace", Settings(clock=clock)) as running:
-        yield running
 
 
 @pytest.fixture

@@ -3,33 +3,9 @@
 from __future__ import annotations
 
 import email.utils
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from local_tenant_helpers import RegisteredClient, Tenant, error_of, local_tenant
-
-from qlik_tutorial.local_tenant.settings import Settings
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tenant(tmp_path: Path, clock: Clock) -> Iterator[Tenant]:
-    with local_tenant(tmp_path / "workspace", Settings(clock=clock)) as running:
-        yield running
+from local_tenant_helpers import Clock, RegisteredClient, Tenant, error_of
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import nbformat
 import papermill
 import pytest
 import requests
+from notebook_helpers import CELL_TIMEOUT, ENVIRONMENT, EXPECTED_PARAMETERS
 from papermill.exceptions import PapermillExecutionError
 
 from qlik_tutorial import local_tenant, run_notebooks
@@ -57,17 +58,7 @@ STEPS = (
     "04_exchange_token",
     "05_call_api",
 )
-EXPECTED_PARAMETERS = {
-    "workspace": "None",
-    "tenant": "None",
-    "client_id": "None",
-    "private_key": "None",
-    "alg": "None",
-    "interactive": "True",
-}
-ENVIRONMENT = ("QLIK_TUTORIAL_WORKSPACE", "QLIK_TENANT", "QLIK_CLIENT_ID")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-CELL_TIMEOUT = 60.0
 
 
 def _notebook(name: str) -> Any:
@@ -295,7 +286,7 @@ def chain(
     output = base / "executed"
     output.mkdir()
     with pytest.MonkeyPatch.context() as patch:
-        for name in (*ENVIRONMENT, "QLIK_PRIVATE_KEY"):
+        for name in ENVIRONMENT:
             patch.delenv(name, raising=False)
         try:
             if alg == "ES384":
@@ -491,7 +482,7 @@ def _run_failing(
 
 @pytest.fixture
 def bare_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (*ENVIRONMENT, "QLIK_PRIVATE_KEY"):
+    for name in ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
 
 

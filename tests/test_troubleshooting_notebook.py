@@ -21,6 +21,7 @@ import papermill
 import pytest
 import requests
 from nbformat.v4 import new_code_cell, new_notebook
+from notebook_helpers import CELL_TIMEOUT, ENVIRONMENT, EXPECTED_PARAMETERS
 from papermill.exceptions import PapermillExecutionError
 
 from qlik_tutorial import local_tenant
@@ -40,21 +41,6 @@ pytestmark = pytest.mark.notebook
 NOTEBOOK = (
     Path(__file__).resolve().parent.parent / "notebooks" / "06_troubleshooting.ipynb"
 )
-EXPECTED_PARAMETERS = {
-    "workspace": "None",
-    "tenant": "None",
-    "client_id": "None",
-    "private_key": "None",
-    "alg": "None",
-    "interactive": "True",
-}
-ENVIRONMENT = (
-    "QLIK_TUTORIAL_WORKSPACE",
-    "QLIK_TENANT",
-    "QLIK_CLIENT_ID",
-    "QLIK_PRIVATE_KEY",
-)
-CELL_TIMEOUT = 60.0
 
 # One row per case, in notebook order: the exception its failing cell
 # raises, words of that error, and the check its diagnosis names.
