@@ -306,7 +306,16 @@ def test_alg_none_rejected(tenant: Tenant, client: RegisteredClient) -> None:
 
 def test_missing_kid_rejected(tenant: Tenant, client: RegisteredClient) -> None:
     assertion = client.assertion(header={"typ": "JWT"})
-    check_rejected(tenant.post_token(client, assertion), 401, "OAUTH-21")
+    response = tenant.post_token(client, assertion)
+    check_rejected(response, 401, "OAUTH-21")
+    assert "has no kid" in response.json()["errors"][0]["detail"]
+
+
+def test_empty_kid_rejected(tenant: Tenant, client: RegisteredClient) -> None:
+    assertion = client.assertion(header={"typ": "JWT", "kid": ""})
+    response = tenant.post_token(client, assertion)
+    check_rejected(response, 401, "OAUTH-21")
+    assert "not a key ID" in response.json()["errors"][0]["detail"]
 
 
 def test_unknown_kid_rejected(tenant: Tenant, client: RegisteredClient) -> None:

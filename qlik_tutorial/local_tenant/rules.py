@@ -278,11 +278,17 @@ def verify_signature(assertion: Assertion, client: OAuthClient) -> None:
             "RS512 or ES384",
         )
     kid = assertion.header.get("kid")
+    if kid is None:
+        raise Rejection(
+            "OAUTH-21",
+            "The JWS header has no kid. Fix: put the registered key's kid in the "
+            "JWS header",
+        )
     if not isinstance(kid, str) or not kid:
         raise Rejection(
             "OAUTH-21",
-            f"Header kid is {show(kid)}. Fix: put the registered key's kid in the "
-            "JWS header",
+            f"Header kid is {show(kid)}, not a key ID. Fix: put the registered "
+            "key's kid in the JWS header",
         )
     jwk = client.key_for(kid)
     if jwk is None:
