@@ -36,7 +36,7 @@ from .errors import (
 )
 from .redact import mask_token, redact_secrets
 from .responses import json_body, raise_for_answer
-from .tenant import tenant_origin, token_endpoint
+from .tenant import is_loopback, tenant_origin, token_endpoint
 from .troubleshooting import case_named
 
 if TYPE_CHECKING:
@@ -354,7 +354,39 @@ def transport_error(
         f"{action} failed: tenant unreachable",
         value=url,
         cause=f"{case.cause} ({reason})",
-        fix=case.fix_for(origin),
+        fix=plain_http_fix(error, origin) or case.fix_for(origin),
+    )
+
+
+# OpenSSL's words when the server answered a TLS handshake with something
+# else, such as a plain HTTP response.
+_NOT_TLS = re.compile(
+    r"wrong[ _]version[ _]number|record layer failure|packet length too long|"
+    r"unknown protocol|record[ _]too[ _]long|http[ _]request",
+    re.IGNORECASE,
+)
+
+
+def plain_http_fix(error: BaseException, origin: str) -> str | None:
+    """Return the fix for a loopback server that speaks plain http, if that failed.
+
+    A TLS handshake with a server that speaks plain http fails with an SSL
+    error such as WRONG_VERSION_NUMBER. On a loopback host, where the local
+    tenant serves plain http, the fix is the http URL; elsewhere, or for
+    another error, this returns None.
+    """
+    if not isinstance(error, requests.exceptions.SSLError):
+        return None
+    parts = urlsplit(origin)
+    host = parts.hostname
+    if parts.scheme != "https" or host is None or not is_loopback(host):
+        return None
+    if not _NOT_TLS.search(str(error)):
+        return None
+    plain = "http://" + parts.netloc.rpartition("@")[2]
+    return (
+        f"the server at {origin} speaks plain http, not TLS: use {plain} as the "
+        f"tenant (only a loopback host may use http), and test it: curl {plain}"
     )
 
 

@@ -318,7 +318,9 @@ CASES: tuple[Case, ...] = (
         "Invalid access token",
         "the tenant does not know the access token: it was cut, belongs to "
         "another tenant or was revoked",
-        "send the whole access_token from this tenant's token response",
+        "request a new access token (notebook 04_exchange_token, or "
+        "`qlik-tutorial token`) and send the whole access_token value from that "
+        "tenant's token response",
         statuses=(401,),
         endpoints=(API,),
         codes=("AUTH-2", "invalid_token"),

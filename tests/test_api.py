@@ -197,6 +197,13 @@ def test_refused(refused_tenant: str) -> None:
         call_api(refused_tenant, TOKEN, timeout=2.0)
 
 
+def test_tls_to_plain_http_loopback(server: ScriptedServer) -> None:
+    tenant = server.url.replace("http://", "https://")
+    with pytest.raises(TenantUnreachableError) as caught:
+        call_api(tenant, TOKEN, timeout=2.0)
+    assert f"use {server.url} as the tenant" in caught.value.fix
+
+
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/x", "x:y"])
 def test_redirect_to_unusable_url(server: ScriptedServer, location: str) -> None:
     server.queue(Reply(302, b"", {"Location": location}))

@@ -41,6 +41,11 @@ from qlik_tutorial.errors import (
     TokenRequestError,
 )
 from qlik_tutorial.keys import SigningKey, write_key_files
+from qlik_tutorial.local_tenant import (
+    local_tenant_status,
+    register_client,
+    stop_local_tenant,
+)
 from qlik_tutorial.responses import raise_for_answer
 from qlik_tutorial.token_endpoint import AccessToken
 from qlik_tutorial.troubleshooting import (
@@ -217,6 +222,7 @@ def test_every_check_listed() -> None:
         "timeout",
         "unreachable",
         "local_tenant_stopped",
+        "client_registered",
         "nothing_to_check",
     }
     assert set(CHECKS) == tested
@@ -548,6 +554,12 @@ def test_probe_refused_tenant(refused_tenant: str) -> None:
     assert [(f.check, f.row) for f in findings] == [("unreachable", ROW_TIMEOUT)]
 
 
+def test_probe_plain_http_tenant(tenant_server: ScriptedServer) -> None:
+    tenant = tenant_server.url.replace("http://", "https://")
+    (finding,) = probe_tenant(tenant, timeout=2)
+    assert f"use http://127.0.0.1:{tenant_server.port}" in finding.fix
+
+
 def test_probe_bad_tenant() -> None:
     assert names(probe_tenant("http://acme.example.com")) == ["tenant_url"]
 
@@ -722,6 +734,57 @@ def test_doctor_local_tenant_any_case(
         "--client-id", CLIENT_ID, "--key", str(key_file), "--offline",
     )  # fmt: skip
     assert "[local_tenant_stopped]" in output
+
+
+UNKNOWN_CLIENT_ID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def local_space(
+    tmp_path_factory: pytest.TempPathFactory, es384_key: SigningKey
+) -> Iterator[tuple[Workspace, str]]:
+    """A workspace whose running local tenant has the ES384 key registered."""
+    space = Workspace(tmp_path_factory.mktemp("doctor") / "ws").ensure()
+    write_key_files(space.root, es384_key)
+    try:
+        client_id = register_client(space.root, es384_key.public_jwk)
+        yield space, client_id
+    finally:
+        stop_local_tenant(space.root)
+
+
+def test_doctor_unknown_local_client(local_space: tuple[Workspace, str]) -> None:
+    space, _ = local_space
+    code, output = run(
+        "--workspace", str(space.root), "--tenant", "local",
+        "--client-id", UNKNOWN_CLIENT_ID,
+    )  # fmt: skip
+    assert code == 1
+    assert "[client_registered]" in output
+    assert f"table row: {ROW_CLIENT}" in output
+
+
+def test_doctor_registered_local_client(
+    local_space: tuple[Workspace, str], es384_key: SigningKey
+) -> None:
+    space, client_id = local_space
+    code, output = run(
+        "--workspace", str(space.root), "--tenant", "local", "--client-id", client_id
+    )
+    assert code == 0, output
+    assert f"registered kid: {es384_key.kid}" in output
+
+
+def test_doctor_registered_local_origin(
+    local_space: tuple[Workspace, str], es384_key: SigningKey
+) -> None:
+    space, client_id = local_space
+    status = local_tenant_status(space.root) or {}
+    _, output = run(
+        "--workspace", str(space.root), "--tenant", str(status.get("url")),
+        "--client-id", client_id,
+    )  # fmt: skip
+    assert f"registered kid: {es384_key.kid}" in output
 
 
 @pytest.mark.parametrize("folder", ["", " "])

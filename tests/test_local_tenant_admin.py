@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,8 @@ from local_tenant_helpers import (
     rsa_key,
 )
 
-from qlik_tutorial.local_tenant import admin_key
+from qlik_tutorial.errors import TenantUnreachableError
+from qlik_tutorial.local_tenant import admin_key, registered_client
 from qlik_tutorial.local_tenant.state import StateFiles
 
 CLIENTS = "/api/v1/oauth-clients"
@@ -422,3 +424,37 @@ def test_settings_patch_token_lifetime(
 )
 def test_settings_patch_rejected(tenant: Tenant, body: Any) -> None:
     assert error_of(tenant.admin("PATCH", SETTINGS, body)) == (400, "OAUTH-1")
+
+
+# Looking a client up
+
+
+def announce(tenant: Tenant) -> None:
+    """Write server.json for the in-process tenant, as a started one has it."""
+    tenant.files.write_record(
+        {
+            "pid": os.getpid(),
+            "url": tenant.url,
+            "port": tenant.server.server_port,
+            "instanceId": tenant.server.instance_id,
+            "running": True,
+            "workspace": str(tenant.files.workspace),
+        }
+    )
+
+
+def test_registered_client_keys(tenant: Tenant, client: RegisteredClient) -> None:
+    announce(tenant)
+    found = registered_client(tenant.files.workspace, client.client_id) or {}
+    assert [jwk["kid"] for jwk in found["publicKeys"]] == [client.kid]
+
+
+def test_registered_client_unknown(tenant: Tenant) -> None:
+    announce(tenant)
+    assert registered_client(tenant.files.workspace, "0" * 32) is None
+
+
+def test_registered_client_never_starts(tmp_path: Path) -> None:
+    with pytest.raises(TenantUnreachableError, match="local-tenant start"):
+        registered_client(tmp_path / "ws", "0" * 32)
+    assert not (tmp_path / "ws" / "local-tenant" / "server.json").exists()

@@ -253,7 +253,21 @@ def test_tls_failure_unreachable(server: ScriptedServer) -> None:
     with pytest.raises(TenantUnreachableError) as caught:
         request_access_token(tenant, CLIENT_ID, FAKE_ASSERTION, timeout=2.0)
     assert "TLS handshake failed" in str(caught.value)
-    assert f"curl {tenant}" in str(caught.value)
+    assert f"curl {server.url}" in str(caught.value)
+
+
+def test_tls_to_plain_http_loopback(server: ScriptedServer) -> None:
+    tenant = server.url.replace("http://", "https://")
+    with pytest.raises(TenantUnreachableError) as caught:
+        request_access_token(tenant, CLIENT_ID, FAKE_ASSERTION, timeout=2.0)
+    assert f"use http://127.0.0.1:{server.port}" in caught.value.fix
+    assert "plain http" in caught.value.fix
+
+
+def test_refused_fix_not_plain_http(refused_tenant: str) -> None:
+    with pytest.raises(TenantUnreachableError) as caught:
+        request_access_token(refused_tenant, CLIENT_ID, FAKE_ASSERTION, timeout=2.0)
+    assert "plain http" not in caught.value.fix
 
 
 def test_empty_client_id_rejected(server: ScriptedServer) -> None:

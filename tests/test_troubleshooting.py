@@ -241,3 +241,14 @@ def test_invalid_token_other_detail() -> None:
         401, "HTTP-401", "Invalid token", "The token was revoked", endpoint="api"
     )
     assert case.name == "access_token_invalid"
+
+
+def test_invalid_token_fix_requests_new_token() -> None:
+    fix = case_named("access_token_invalid").fix
+    assert fix.startswith("request a new access token")
+
+
+def test_invalid_token_fix_names_ways() -> None:
+    fix = case_named("access_token_invalid").fix
+    assert "04_exchange_token" in fix
+    assert "`qlik-tutorial token`" in fix

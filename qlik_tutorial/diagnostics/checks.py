@@ -218,6 +218,14 @@ CHECKS: dict[str, Check] = {
             "not json=fields",
         ),
         Check(
+            "client_registered",
+            ROW_CLIENT,
+            "Client ID is not registered on the local tenant",
+            "register the workspace's public JWK with: qlik-tutorial local-tenant "
+            "register --workspace {workspace} --jwk {jwk}, then use the client "
+            "ID it prints",
+        ),
+        Check(
             "client_id",
             ROW_CLIENT,
             "Client ID is empty",

@@ -14,11 +14,17 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+from urllib.parse import urlsplit
 
-from ..errors import ConfigurationError, WorkspaceError
+from ..errors import (
+    ConfigurationError,
+    QlikTutorialError,
+    TenantURLError,
+    WorkspaceError,
+)
 from ..keys import SUPPORTED_ALGS, SigningKey
-from ..tenant import safe_url
+from ..tenant import is_loopback, safe_url, tenant_origin
 from ..workspace import ClientConfig, Workspace, default_workspace
 from .checks import _Assertion, _finding, _split_assertion
 from .findings import Finding, finding_for_error, format_findings
@@ -120,10 +126,17 @@ class _Configuration:
     tenant: str | None = None
     client_id: str | None = None
     key: SigningKey | None = None
+    local_keys: list[dict[str, Any]] | None = None
     findings: list[Finding] = field(default_factory=list)
 
-    def registered_jwks(self) -> list[dict[str, str]] | None:
-        """Return the key client.json registered, if it is for this client."""
+    def registered_jwks(self) -> list[dict[str, Any]] | None:
+        """Return the client's registered keys, if known.
+
+        The running local tenant's record of the client comes first, then the
+        key client.json registered, if it is for this client.
+        """
+        if self.local_keys is not None:
+            return self.local_keys
         client = self.client
         if client is None or client.client_id != self.client_id:
             return None
@@ -199,7 +212,51 @@ def _resolve_configuration(args: argparse.Namespace, stdin: TextIO) -> _Configur
             config.findings.append(
                 _finding("local_tenant_stopped", cause, str(root), workspace=root)
             )
+        elif config.client_id:
+            _look_up_local_client(config, config.tenant, config.client_id)
+    elif config.tenant and config.client_id and _is_loopback_tenant(config.tenant):
+        url = _local_tenant_url(config.workspace)
+        if url is not None and tenant_origin(url) == tenant_origin(config.tenant):
+            _look_up_local_client(config, url, config.client_id)
     return config
+
+
+def _is_loopback_tenant(tenant: str) -> bool:
+    try:
+        host = urlsplit(tenant_origin(tenant)).hostname
+    except TenantURLError:
+        return False
+    return host is not None and is_loopback(host)
+
+
+def _look_up_local_client(config: _Configuration, url: str, client_id: str) -> None:
+    """Read the client's registered keys from the running local tenant."""
+    from ..local_tenant import registered_client
+
+    root = config.workspace.root
+    try:
+        client = registered_client(root, client_id)
+    except QlikTutorialError as error:
+        config.findings.append(finding_for_error(error))
+        return
+    if client is None:
+        config.local_keys = []
+        cause = f"the local tenant at {url} has no OAuth client with this ID, so "
+        cause += "its token endpoint answers OAUTH-14"
+        config.findings.append(
+            _finding(
+                "client_registered",
+                cause,
+                client_id,
+                workspace=root,
+                jwk=config.workspace.public_jwk,
+            )
+        )
+        return
+    keys = client.get("publicKeys")
+    config.local_keys = (
+        [jwk for jwk in keys if isinstance(jwk, dict)] if isinstance(keys, list) else []
+    )
 
 
 def _load_key(
@@ -257,7 +314,6 @@ def _sent_jtis(workspace: Workspace) -> set[str]:
 
 def _describe_configuration(config: _Configuration, *, given: bool) -> str:
     key = config.key
-    registered = config.registered_jwks()
     rows = (
         ("workspace", str(config.workspace.root)),
         (
@@ -268,7 +324,16 @@ def _describe_configuration(config: _Configuration, *, given: bool) -> str:
         ),
         ("client ID", config.client_id or "not set, so iss and sub are not checked"),
         ("signing key", f"kid {key.kid} ({key.alg})" if key else "none"),
-        ("registered kid", registered[0]["kid"] if registered else "unknown"),
+        ("registered kid", _registered_kids(config)),
         ("assertion", "given" if given else "a new one, signed for this check"),
     )
     return "\n".join(f"{name + ':':<16}{value}" for name, value in rows)
+
+
+def _registered_kids(config: _Configuration) -> str:
+    registered = config.registered_jwks()
+    if registered:
+        return ", ".join(str(jwk.get("kid")) for jwk in registered)
+    if config.local_keys is not None:
+        return "none: the local tenant has no key for this client ID"
+    return "unknown"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import requests
 
 from ..errors import TenantURLError
 from ..tenant import tenant_origin
+from ..token_endpoint import plain_http_fix
 from .checks import _finding
 from .clock import check_clock_offset, estimate_clock_offset
 from .findings import Finding, finding_for_error
@@ -49,10 +51,16 @@ def probe_tenant(
         cause = f"no answer from {origin} within {_seconds(timeout)}: the network "
         cause += "is down, a firewall drops the traffic, or the host does not answer"
         return [_finding("timeout", cause, origin, origin=origin)]
-    except requests.ConnectionError:
+    except requests.ConnectionError as error:
         cause = f"connecting to {origin} failed: the host name is wrong, nothing "
         cause += "listens there, or TLS failed"
-        return [_finding("unreachable", cause, origin, origin=origin)]
+        unreachable = _finding("unreachable", cause, origin, origin=origin)
+        plain_http = plain_http_fix(error, origin)
+        if plain_http is None:
+            return [unreachable]
+        cause = f"the TLS handshake with {origin} failed: the server answered in "
+        cause += "plain http"
+        return [replace(unreachable, cause=cause, fix=plain_http)]
     finally:
         if session is None:
             http.close()

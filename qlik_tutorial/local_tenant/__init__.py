@@ -18,7 +18,7 @@ from .process import (
     start_local_tenant,
     stop_local_tenant,
 )
-from .registration import register_client
+from .registration import register_client, registered_client
 from .settings import Settings
 from .state import admin_key
 
@@ -29,6 +29,7 @@ __all__ = [
     "ensure_local_tenant",
     "local_tenant_status",
     "register_client",
+    "registered_client",
     "start_local_tenant",
     "stop_local_tenant",
 ]

@@ -3,6 +3,7 @@
 ``register_client`` does what the console's "Create new OAuth client" form
 does for the tutorial: a Web client with Private Key JWT, consent method
 Trusted and the client-credentials grant, holding the given public JWK(s).
+``registered_client`` looks a client up on a running local tenant.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import http.client
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ..errors import APIRequestError, JWKError, TenantUnreachableError
-from .process import ensure_local_tenant
+from .process import ensure_local_tenant, live_record
 from .state import StateFiles, WorkspaceLike, read_admin_key
 
 DEFAULT_CLIENT_NAME = "qlik-private-key-jwt tutorial"
@@ -69,6 +70,43 @@ def _public_keys(jwk_or_jwks: Mapping[str, Any]) -> list[Any]:
         keys = jwk_or_jwks["keys"]
         return list(keys) if isinstance(keys, list) else [keys]
     return [dict(jwk_or_jwks)]
+
+
+def registered_client(
+    workspace: WorkspaceLike, client_id: str
+) -> dict[str, Any] | None:
+    """Return the client ``client_id`` of the workspace's local tenant, or None.
+
+    None means that the local tenant has no client with this ID. The dict is
+    the admin API's view of the client, with its ``publicKeys``. A local
+    tenant that does not run is never started: that raises
+    `TenantUnreachableError`, and any other failure `APIRequestError`.
+    """
+    files = StateFiles.for_workspace(workspace)
+    record = live_record(files)
+    if record is None:
+        raise TenantUnreachableError(
+            "No local tenant runs for the workspace",
+            value=str(files.workspace),
+            cause="looking a client up never starts the local tenant",
+            fix=f"start it with: qlik-tutorial local-tenant start --workspace "
+            f"{files.workspace}",
+        )
+    url = str(record.get("url"))
+    path = f"/api/v1/oauth-clients/{quote(client_id, safe='')}"
+    status, data = admin_request(url, read_admin_key(files), "GET", path)
+    if status == 404:
+        return None
+    if status == 200 and isinstance(data, dict):
+        return data
+    raise APIRequestError(
+        "Looking the client up on the local tenant failed",
+        value=status,
+        cause=f"the admin API responded {json.dumps(data)[:200]}",
+        fix=f"check it with `qlik-tutorial local-tenant status`, or read {files.log}",
+        status=status,
+        url=url + path,
+    )
 
 
 def register_client(
