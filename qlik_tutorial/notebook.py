@@ -39,6 +39,7 @@ from .notebook_display import (
     jwk_text,
     key_files_text,
     openssl_text,
+    redirect_text,
     show_assertion,
     show_checklist,
     show_curl_api,
@@ -47,6 +48,7 @@ from .notebook_display import (
     show_jwk,
     show_key_files,
     show_openssl,
+    show_redirect,
     show_summary,
     show_token,
     show_token_issued,
@@ -63,7 +65,12 @@ from .notebook_display import (
 from .notebook_display import Clock as Clock
 from .notebook_display import expiry_text as expiry_text
 from .notebook_display import relative_time as relative_time
-from .notebook_local_tenant import require_local_tenant, shift_local_clock
+from .notebook_local_tenant import (
+    require_local_tenant,
+    shift_local_clock,
+    show_stop_command,
+    stop_command,
+)
 from .notebook_parameters import (
     CLIENT_ID_ENV,
     LOCAL_TENANT,
@@ -116,6 +123,7 @@ __all__ = [
     "load_public_jwk",
     "openssl_text",
     "prepare_key",
+    "redirect_text",
     "register_client",
     "require_local_tenant",
     "resolve_tenant",
@@ -129,10 +137,13 @@ __all__ = [
     "show_jwk",
     "show_key_files",
     "show_openssl",
+    "show_redirect",
+    "show_stop_command",
     "show_summary",
     "show_token",
     "show_token_issued",
     "show_user",
+    "stop_command",
     "summarize_assertion",
     "summarize_client",
     "summarize_key",

@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import stat
 import textwrap
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
+
+import requests
 
 from .assertion import ASSERTION_TYPE, decode_assertion, format_duration
 from .errors import QlikTutorialError, ServerError
+from .key_loading import PRIVATE_KEY_ENV
 from .keys import SigningKey
 from .redact import mask_token
 from .tenant import token_endpoint
@@ -292,6 +297,28 @@ def show_curl_api(space: Workspace, config: ClientConfig) -> None:
     print(curl_api_text(space, config))
 
 
+def redirect_text(response: requests.Response) -> str:
+    """Return a response's status line and its Location header, if it has one.
+
+    A response without a reason phrase gets the standard one for its status.
+    """
+    reason = response.reason
+    if not reason:
+        try:
+            reason = HTTPStatus(response.status_code).phrase
+        except ValueError:
+            reason = ""
+    lines = [f"{response.status_code} {reason}".rstrip()]
+    location = response.headers.get("Location")
+    lines.append(f"Location: {location}" if location else "(no Location header)")
+    return "\n".join(lines)
+
+
+def show_redirect(response: requests.Response) -> None:
+    """Show the status and Location of a request made without following redirects."""
+    print(redirect_text(response))
+
+
 def token_text(token: AccessToken, *, now: Clock = time.time) -> str:
     """Return the token response with the access token cut short."""
     shown = dict(token.response)
@@ -396,9 +423,24 @@ def show_summary(line: str, **facts: Any) -> None:
     _display(summary_bundle(line, **facts), raw=True)
 
 
-def summarize_key(key: SigningKey) -> None:
-    """Show step 01's summary: the key's alg and kid."""
-    show_summary(f"{key.alg} key pair, kid {key.kid}", alg=key.alg, kid=key.kid)
+def summarize_key(
+    key: SigningKey, *, private_key: str | os.PathLike[str] | None = None
+) -> None:
+    """Show step 01's summary: the key's alg and kid, and whether it was supplied.
+
+    Pass step 01's ``private_key`` parameter: a key from it or from
+    ``QLIK_PRIVATE_KEY`` reads "key supplied", a generated key "key pair".
+    """
+    supplied = private_key is not None or bool(
+        os.environ.get(PRIVATE_KEY_ENV, "").strip()
+    )
+    kind = "key supplied" if supplied else "key pair"
+    show_summary(
+        f"{key.alg} {kind}, kid {key.kid}",
+        alg=key.alg,
+        kid=key.kid,
+        supplied=supplied,
+    )
 
 
 def summarize_client(config: ClientConfig) -> None:

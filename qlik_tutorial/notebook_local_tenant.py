@@ -3,17 +3,20 @@
 Notebook 06 uses them to cause failures on purpose: `require_local_tenant`
 raises for a real tenant, and `shift_local_clock` moves the local tenant's
 clock. Step 02 looks a client ID up on the admin API to check that it is
-registered with the workspace's key.
+registered with the workspace's key. `show_stop_command` prints the command
+that stops the local tenant, which the notebooks start in the background.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from urllib.parse import quote
 
 from . import local_tenant
 from .errors import APIRequestError, ConfigurationError
 from .local_tenant.registration import admin_request
+from .local_tenant.settings import DEFAULT_IDLE_TIMEOUT
 from .notebook_parameters import CLIENT_ID_ENV, LOCAL_TENANT, TENANT_ENV, Tenant
 from .workspace import Workspace
 
@@ -60,6 +63,32 @@ def shift_local_clock(space: Workspace, seconds: float) -> None:
         direction = "ahead of" if seconds > 0 else "behind"
         offset = f"{abs(seconds):g} s {direction}"
         print(f"The local tenant's clock now runs {offset} this machine's.")
+
+
+def stop_command(space: Workspace) -> str:
+    """Return the command, run from the kit's root, that stops the local tenant."""
+    folder = shlex.quote(str(space.root))
+    return f".venv/bin/qlik-tutorial local-tenant stop --workspace {folder}"
+
+
+def show_stop_command(space: Workspace) -> None:
+    """Say whether the workspace's local tenant still runs, and how to stop it.
+
+    Nothing is stopped: later notebooks and ``make run`` use the same tenant.
+    """
+    status = local_tenant.local_tenant_status(space.root)
+    if status is None:
+        print("No local tenant runs for this workspace: there is nothing to stop.")
+        return
+    hours = DEFAULT_IDLE_TIMEOUT / 3600
+    print(
+        f"The local tenant of this workspace still runs at {status['url']} "
+        f"(pid {status['pid']}).\n"
+        f"It stops by itself after {DEFAULT_IDLE_TIMEOUT:g} s ({hours:g} h) without "
+        "a request, unless it was started with another idle timeout.\n"
+        "To stop it now, run this in a terminal at the kit's root:\n"
+        f"  {stop_command(space)}"
+    )
 
 
 def _check_local_client(

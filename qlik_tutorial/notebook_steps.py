@@ -48,6 +48,26 @@ def _key_summary(key: SigningKey) -> str:
     return f"{key.alg} key pair: {describe_key(key.private_key)}, kid {key.kid}"
 
 
+def _load_supplied(source: Any, origin: str, alg: str | None) -> SigningKey:
+    """Load a supplied key for ``alg``; an alg it cannot sign names both fixes."""
+    try:
+        return SigningKey.load(source, alg=alg)
+    except AlgorithmError as error:
+        if error.case != "alg_key_mismatch":
+            raise
+        own_key = SigningKey.load(source)
+    expected_key = "an RSA key" if str(alg).startswith("RS") else "a P-384 key"
+    raise AlgorithmError(
+        "The alg parameter does not fit the supplied private key",
+        value=alg,
+        cause=f"the key from {origin} is an {describe_key(own_key.private_key)}, which "
+        f"signs {own_key.alg}{' or RS512' if own_key.alg == 'RS256' else ''}",
+        fix=f"leave alg unset (None), so that the key's alg is used, or pass "
+        f"alg={own_key.alg!r}; for {alg}, supply {expected_key}",
+        case="alg_key_mismatch",
+    ) from None
+
+
 def prepare_key(
     space: Workspace,
     *,
@@ -68,7 +88,7 @@ def prepare_key(
     existing_alg = str(existing_jwk["alg"]) if existing_jwk else None
 
     if source is not None:
-        key = SigningKey.load(source, alg=requested)
+        key = _load_supplied(source, origin, requested)
         if not existing:
             write_key_files(space.root, key)
             summary = _key_summary(key)

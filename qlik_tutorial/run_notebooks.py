@@ -8,9 +8,13 @@ copies go to ``build/executed/``, and one line per step prints what the step
 produced. A local tenant started for the run is stopped at the end.
 
 ``--only 06_troubleshooting`` (may be repeated) runs just the named steps, in
-the same fresh workspace. This is how to run notebook 06 alone: its cells
-tagged ``raises-exception`` fail on purpose, which the runner accepts and
-plain ``papermill`` 2.7 reports as a failed run.
+the same fresh workspace, and replaces only their executed copies. This is
+how to run notebook 06 alone: its cells tagged ``raises-exception`` fail on
+purpose, which the runner accepts and plain ``papermill`` 2.7 reports as a
+failed run.
+
+``--alg`` takes RS256, RS512 or ES384 in any case. With a supplied key, an
+alg that does not fit it stops the run before the first step.
 
 The tenant, client ID and private key come from ``--tenant``,
 ``--client-id`` and ``--private-key``, or from ``QLIK_TENANT``,
@@ -44,8 +48,17 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets import default
 
 from . import local_tenant
-from .errors import QlikTutorialError, WorkspaceError
-from .notebook import LOCAL_TENANT, METADATA_KEY, SUMMARY_MIMETYPE, TENANT_ENV
+from .errors import AlgorithmError, QlikTutorialError, WorkspaceError
+from .jwk import describe_key
+from .key_loading import KeySource, load_private_key
+from .keys import alg_for_key, check_key_for_alg
+from .notebook import (
+    LOCAL_TENANT,
+    METADATA_KEY,
+    PRIVATE_KEY_ENV,
+    SUMMARY_MIMETYPE,
+    TENANT_ENV,
+)
 from .workspace import find_repository_root
 
 KERNEL_NAME = "python3"
@@ -242,15 +255,21 @@ def run_steps(
     """Execute the step notebooks in order in a fresh workspace.
 
     ``only`` names the steps to run (such as ``06_troubleshooting``); None
-    runs them all. Raises `StepFailedError` at the first failing cell. The
-    local tenant, when the run uses it, is stopped however the run ends.
+    runs them all. The executed copies of the steps that run are deleted
+    first, and a full run deletes every other copy too, so none is left from
+    an older run. Raises `StepFailedError` at the first failing cell, and
+    `AlgorithmError` before any step when ``alg`` does not fit the supplied
+    key. The local tenant, when the run uses it, is stopped however the run
+    ends.
     """
+    check_alg_fits_key(alg, private_key)
     local = is_local(tenant)
     workspace = fresh_workspace(workspace.resolve())
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     for stale in output.glob(STEP_PATTERN):
-        stale.unlink()
+        if only is None or stale.stem in only:
+            stale.unlink()
 
     parameters: dict[str, Any] = {"workspace": str(workspace), "interactive": False}
     for name, value in (
@@ -292,6 +311,46 @@ def run_steps(
     return results
 
 
+def _supplied_key(private_key: Path | None) -> tuple[KeySource | None, str]:
+    if private_key is not None:
+        return private_key, "--private-key"
+    text = os.environ.get(PRIVATE_KEY_ENV, "")
+    return (text, PRIVATE_KEY_ENV) if text.strip() else (None, "")
+
+
+def check_alg_fits_key(alg: str | None, private_key: Path | None) -> None:
+    """Raise `AlgorithmError` when ``alg`` cannot sign with the supplied key.
+
+    The supplied key is ``private_key``, else ``QLIK_PRIVATE_KEY``. A key
+    that does not load, or that fits no alg, is left for step 01 to report.
+    """
+    source, origin = _supplied_key(private_key)
+    if alg is None or source is None:
+        return
+    try:
+        key = load_private_key(source)
+        check_key_for_alg(key, alg)
+        return
+    except AlgorithmError:
+        pass
+    except QlikTutorialError:
+        return
+    try:
+        key_alg = alg_for_key(key)
+    except QlikTutorialError:
+        return
+    fits = "RS256 or RS512" if key_alg == "RS256" else key_alg
+    expected_key = "an RSA key" if alg.startswith("RS") else "a P-384 key"
+    raise AlgorithmError(
+        "--alg does not fit the supplied private key",
+        value=alg,
+        cause=f"the key from {origin} is an {describe_key(key)}, which signs {fits}",
+        fix=f"leave ALG unset (the key's alg is used) or run make run ALG={key_alg} "
+        f"(--alg {key_alg}); for {alg}, supply {expected_key}",
+        case="alg_key_mismatch",
+    )
+
+
 def _parser(root: Path) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m qlik_tutorial.run_notebooks",
@@ -299,6 +358,7 @@ def _parser(root: Path) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--alg",
+        type=str.upper,
         choices=("RS256", "RS512", "ES384"),
         help="signature algorithm of a new key (default: the supplied key's, "
         "else RS256)",

@@ -224,8 +224,51 @@ def test_prepare_key_supplied_other_rejected(
 def test_prepare_key_supplied_alg_mismatch(
     space: Workspace, tmp_path: Path, es384_key: SigningKey
 ) -> None:
-    with pytest.raises(AlgorithmError):
+    with pytest.raises(AlgorithmError) as caught:
         nb.prepare_key(space, alg="RS256", private_key=_pem_file(tmp_path, es384_key))
+    assert caught.value.fix.startswith("leave alg unset (None)")
+    assert "alg='ES384'" in caught.value.fix
+    assert "keygen" not in caught.value.fix
+    assert caught.value.case == "alg_key_mismatch"
+
+
+def test_prepare_key_lowercase_alg(space: Workspace) -> None:
+    assert nb.prepare_key(space, alg="es384").alg == "ES384"
+
+
+def test_summarize_key_generated(
+    space: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = nb.prepare_key(space, alg="ES384")
+    capsys.readouterr()
+    nb.summarize_key(key)
+    assert f"'ES384 key pair, kid {key.kid}'" in capsys.readouterr().out
+
+
+def test_summarize_key_supplied_path(
+    space: Workspace,
+    tmp_path: Path,
+    es384_key: SigningKey,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = _pem_file(tmp_path, es384_key)
+    key = nb.prepare_key(space, private_key=path)
+    capsys.readouterr()
+    nb.summarize_key(key, private_key=path)
+    assert f"'ES384 key supplied, kid {key.kid}'" in capsys.readouterr().out
+
+
+def test_summarize_key_supplied_environment(
+    space: Workspace,
+    es384_key: SigningKey,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(nb.PRIVATE_KEY_ENV, es384_key.private_pem().decode())
+    key = nb.prepare_key(space)
+    capsys.readouterr()
+    nb.summarize_key(key)
+    assert f"'ES384 key supplied, kid {key.kid}'" in capsys.readouterr().out
 
 
 # --- step 02: tenant and client -------------------------------------------------
@@ -723,6 +766,55 @@ def test_curl_api_bearer(keyed_space: Workspace, real_client: ClientConfig) -> N
     text = nb.curl_api_text(keyed_space, real_client)
     assert "Authorization: Bearer $ACCESS_TOKEN" in text
     assert "--location" in text
+
+
+def _response(status: int, reason: str | None, **headers: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.reason = reason  # type: ignore[assignment]
+    response.headers.update(headers)
+    return response
+
+
+def test_redirect_text_location() -> None:
+    response = _response(301, "Moved Permanently", Location="/api/v1/users/u1")
+    assert nb.redirect_text(response) == (
+        "301 Moved Permanently\nLocation: /api/v1/users/u1"
+    )
+
+
+def test_redirect_text_reason_missing() -> None:
+    text = nb.redirect_text(_response(401, None))
+    assert text.splitlines()[0] == "401 Unauthorized"
+
+
+def test_redirect_text_no_location() -> None:
+    text = nb.redirect_text(_response(401, None))
+    assert "None" not in text
+
+
+def test_stop_command_quotes_workspace(tmp_path: Path) -> None:
+    space = Workspace(tmp_path / "my ws")
+    assert nb.stop_command(space) == (
+        f".venv/bin/qlik-tutorial local-tenant stop --workspace '{space.root}'"
+    )
+
+
+def test_show_stop_command_running(
+    local_space: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local_tenant.ensure_local_tenant(local_space.root)
+    nb.show_stop_command(local_space)
+    out = capsys.readouterr().out
+    assert f"{nb.stop_command(local_space)}\n" in out
+    assert "7200 s" in out
+
+
+def test_show_stop_command_stopped(
+    space: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nb.show_stop_command(space)
+    assert capsys.readouterr().out.startswith("No local tenant runs for this workspace")
 
 
 def test_token_text_masks_token() -> None:

@@ -149,6 +149,14 @@ def test_ends_with_summary_and_next(name: str) -> None:
     assert "## Next step" in markdown
 
 
+def test_last_step_says_how_to_stop() -> None:
+    notebook = _notebook(STEPS[-1])
+    markdown = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    code = [cell.source for cell in _code_cells(notebook)]
+    assert "## When you are done" in "\n".join(markdown)
+    assert "nb.show_stop_command(ws)" in code
+
+
 @pytest.mark.parametrize("name", STEPS)
 def test_code_cells_short(name: str) -> None:
     lengths = [len(cell.source.splitlines()) for cell in _code_cells(_notebook(name))]
@@ -389,7 +397,15 @@ def test_chain_fresh_assertion_reused(chain: Chain) -> None:
 
 def test_chain_redirect_shown(chain: Chain) -> None:
     text = _text_of(chain.executed["05_call_api"], "allow_redirects=False")
-    assert re.fullmatch(r"301 \S*/api/v1/users/\S+\n", text)
+    assert re.fullmatch(
+        r"301 Moved Permanently\nLocation: \S*/api/v1/users/\S+\n", text
+    )
+
+
+def test_chain_stop_command_shown(chain: Chain) -> None:
+    text = _text_of(chain.executed["05_call_api"], "show_stop_command")
+    root = chain.workspace.root
+    assert f".venv/bin/qlik-tutorial local-tenant stop --workspace {root}\n" in text
 
 
 def test_chain_user_json(chain: Chain) -> None:
@@ -599,6 +615,73 @@ def test_driver_only_one_step(tmp_path: Path) -> None:
     assert [path.name for path in (tmp_path / "out").iterdir()] == ["02_second.ipynb"]
 
 
+def test_driver_only_keeps_other_copies(tmp_path: Path) -> None:
+    folder = _write_steps(tmp_path / "steps", {"01_first": "1", "02_second": "2"})
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "01_first.ipynb").write_text("kept")
+    (output / "02_second.ipynb").write_text("stale")
+    status = run_notebooks.main(_only_arguments(tmp_path, folder, "02_second"))
+    assert status == 0
+    assert (output / "01_first.ipynb").read_text() == "kept"
+    assert step_summary(nbformat.read(output / "02_second.ipynb", as_version=4)) is None
+
+
+def test_driver_only_removes_selected_copy(tmp_path: Path) -> None:
+    folder = _write_steps(
+        tmp_path / "steps",
+        {"01_first": "1", "02_second": "raise ValueError('x')", "03_third": "3"},
+    )
+    output = tmp_path / "out"
+    output.mkdir()
+    for name in ("01_first", "03_third"):
+        (output / f"{name}.ipynb").write_text("stale")
+    with pytest.raises(StepFailedError):
+        run_steps(
+            folder,
+            tmp_path / "ws",
+            output,
+            tenant="acme.eu.qlikcloud.com",
+            only={"02_second", "03_third"},
+            echo=lambda line: None,
+        )
+    assert sorted(path.name for path in output.iterdir()) == [
+        "01_first.ipynb",
+        "02_second.ipynb",
+    ]
+
+
+def test_driver_full_run_clears_stale(tmp_path: Path) -> None:
+    folder = _write_steps(tmp_path / "steps", {"01_first": "1"})
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "09_gone.ipynb").write_text("stale")
+    run_steps(
+        folder, tmp_path / "ws", output, tenant="acme.eu.qlikcloud.com", echo=print
+    )
+    assert sorted(path.name for path in output.iterdir()) == ["01_first.ipynb"]
+
+
+def test_driver_alg_lowercase() -> None:
+    arguments = run_notebooks._parser(ROOT).parse_args(["--alg", "es384"])
+    assert arguments.alg == "ES384"
+
+
+def test_driver_alg_contradicts_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = SigningKey.generate("ES384")
+    monkeypatch.setenv("QLIK_PRIVATE_KEY", key.private_pem().decode())
+    folder = _write_steps(tmp_path / "steps", {"01_first": "1"})
+    arguments = ["--alg", "RS256", *_only_arguments(tmp_path, folder, "01_first")]
+    assert run_notebooks.main(arguments) == 1
+    error = capsys.readouterr().err
+    assert "make run ALG=ES384" in error
+    assert "leave ALG unset" in error
+    assert "keygen" not in error
+    assert not (tmp_path / "ws").exists()
+
+
 def test_driver_only_unknown_step(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -665,6 +748,7 @@ def test_driver_real_tenant_from_environment(
     assert lines[-1].startswith("06_local_only")
     assert "skipped" in lines[-1]
     assert lines[4].startswith("05_call_api       ")
+    assert lines[0].endswith(f"ES384 key supplied, kid {key.kid}")
     executed = nbformat.read(tmp_path / "out" / "01_generate_keys.ipynb", as_version=4)
     assert "from QLIK_PRIVATE_KEY" in _text_of(executed, "prepare_key")
     registration = nbformat.read(

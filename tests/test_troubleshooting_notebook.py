@@ -140,6 +140,12 @@ def test_intro_names_headless_command() -> None:
     assert "`python -m qlik_tutorial.run_notebooks --only 06_troubleshooting`" in intro
 
 
+def test_ends_saying_how_to_stop() -> None:
+    cells = _committed().cells
+    assert cells[-2].source.startswith("## When you are done")
+    assert cells[-1].source == "nb.show_stop_command(ws)"
+
+
 def test_code_cells_short() -> None:
     code = [cell for cell in _committed().cells if cell.cell_type == "code"]
     assert max(len(cell.source.splitlines()) for cell in code) <= 6
@@ -332,6 +338,11 @@ def test_run_doctor_finds_nothing(run: Run) -> None:
 
 def test_run_summary(run: Run) -> None:
     assert step_summary(run.executed) == "10 faults reproduced, diagnosed and fixed"
+
+
+def test_run_stop_command_shown(run: Run) -> None:
+    text = _text(_code_cells(run)[-1])
+    assert f"local-tenant stop --workspace {run.workspace.root}\n" in text
 
 
 def test_run_clock_restored(run: Run) -> None:
