@@ -1,9 +1,10 @@
 """Display helpers for the step notebooks: plain text first, widgets on request.
 
 Every helper prints plain text, so a headless run shows what a learner sees.
-With ``interactive=True`` the registration checklist and the JWK copy button
-are also shown as ipywidgets. No helper waits for a click, because a kernel
-run by papermill has no front end to send one. Nothing shown here contains a
+With ``interactive=True`` the public JWK gets a copy button and the
+registration checklist is shown as check boxes in place of its text lines. No
+helper waits for a click, because a kernel run by papermill has no front end
+to send one. Nothing shown here contains a
 private key, a client assertion or a full access token.
 
 `show_errors_briefly` makes IPython show the kit's errors as labelled lines
@@ -89,36 +90,47 @@ def _short(value: object, limit: int = 44) -> str:
     return text if len(text) <= limit else f"{text[: limit - 13]}…({len(text)} chars)"
 
 
+def jwk_json_text(jwk: Mapping[str, Any]) -> str:
+    """Return the public JWK as indented JSON, as it is pasted into the console."""
+    return json.dumps(dict(jwk), indent=2)
+
+
+def jwk_members_text(jwk: Mapping[str, Any]) -> str:
+    """Return a table of the JWK's members with what each one means."""
+    rows = [(name, _short(jwk[name]), JWK_MEMBERS.get(name, "")) for name in jwk]
+    return _table(rows, ("member", "value", "meaning"))
+
+
 def jwk_text(jwk: Mapping[str, Any]) -> str:
     """Return the public JWK as JSON followed by a table of its members."""
-    rows = [(name, _short(jwk[name]), JWK_MEMBERS.get(name, "")) for name in jwk]
-    body = json.dumps(dict(jwk), indent=2)
-    return body + "\n\n" + _table(rows, ("member", "value", "meaning"))
+    return jwk_json_text(jwk) + "\n\n" + jwk_members_text(jwk)
 
 
 def jwk_copy_widget(jwk: Mapping[str, Any]) -> Any:
-    """Return a widget with the JWK as JSON and a button copying it."""
+    """Return a button widget that copies the public JWK's JSON to the clipboard."""
     import ipywidgets as widgets
 
-    text = json.dumps(dict(jwk), indent=2)
-    area = widgets.Textarea(
-        value=text, layout=widgets.Layout(width="100%", height="12em")
-    )
     # The browser copies the text itself, so the kernel never waits on the click.
-    button = widgets.HTML(
+    return widgets.HTML(
         '<button class="jupyter-button" data-jwk="'
-        + html.escape(text, quote=True)
+        + html.escape(jwk_json_text(jwk), quote=True)
         + '" onclick="navigator.clipboard.writeText(this.dataset.jwk)'
         ".then(() => { this.textContent = 'Copied'; })\">Copy the public JWK</button>"
     )
-    return widgets.VBox([area, button])
 
 
 def show_jwk(jwk: Mapping[str, Any], *, interactive: bool = False) -> None:
-    """Show the public JWK with what each member means, and a copy button."""
-    print(jwk_text(jwk))
-    if interactive:
-        _display(jwk_copy_widget(jwk))
+    """Show the public JWK and what each member means.
+
+    With ``interactive`` a copy button follows the JSON, so the JSON is shown
+    once and the button copies exactly what is shown.
+    """
+    if not interactive:
+        print(jwk_text(jwk))
+        return
+    print(jwk_json_text(jwk))
+    _display(jwk_copy_widget(jwk))
+    print(jwk_members_text(jwk))
 
 
 def key_files_text(space: Workspace) -> str:
@@ -185,37 +197,49 @@ CHECKLIST = (
 )
 
 
-def checklist_text(*, done: bool = False) -> str:
-    """Return the registration checklist, every box ticked when ``done``."""
-    box = "[x]" if done else "[ ]"
-    lines = []
+def _checklist_labels(*, number_width: int, gap: str) -> list[str]:
+    labels = []
     for number, (step, field) in enumerate(CHECKLIST, 1):
-        suffix = f"   ({field})" if field else ""
-        lines.append(f"{box} {number:>2}. {step}{suffix}")
-    return "\n".join(lines)
+        suffix = f"{gap}({field})" if field else ""
+        labels.append(f"{number:>{number_width}}. {step}{suffix}")
+    return labels
+
+
+def checklist_text(*, done: bool = False) -> str:
+    """Return the registration checklist, every box ticked when ``done``.
+
+    Each step names, in brackets, the API field that sets the same thing.
+    """
+    box = "[x]" if done else "[ ]"
+    labels = _checklist_labels(number_width=2, gap="   ")
+    return "\n".join(f"{box} {label}" for label in labels)
 
 
 def checklist_widget(*, done: bool = False) -> Any:
-    """Return the checklist as checkboxes; ticking them only helps the reader."""
+    """Return the checklist as checkboxes labelled like its text lines.
+
+    Ticking a box only helps the reader keep track; nothing reads the boxes.
+    """
     import ipywidgets as widgets
 
     boxes = [
         widgets.Checkbox(
             value=done,
-            description=f"{number}. {step}",
+            description=label,
             indent=False,
             layout=widgets.Layout(width="auto"),
         )
-        for number, (step, _field) in enumerate(CHECKLIST, 1)
+        for label in _checklist_labels(number_width=1, gap=" ")
     ]
     return widgets.VBox(boxes)
 
 
 def show_checklist(*, done: bool = False, interactive: bool = False) -> None:
-    """Show the console checklist as text, and as checkboxes when interactive."""
-    print(checklist_text(done=done))
+    """Show the console checklist: as checkboxes when interactive, else as text."""
     if interactive:
         _display(checklist_widget(done=done))
+    else:
+        print(checklist_text(done=done))
 
 
 HEADER_MEMBERS = {

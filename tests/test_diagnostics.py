@@ -33,6 +33,7 @@ from qlik_tutorial.diagnostics import (
     format_findings,
     probe_tenant,
 )
+from qlik_tutorial.diagnostics.findings import FINDINGS_WIDTH
 from qlik_tutorial.errors import (
     AlgorithmError,
     PrivateKeyError,
@@ -443,6 +444,41 @@ def test_format_findings_empty() -> None:
 def test_format_findings_names_row() -> None:
     finding = Finding("aud_host", ROW_AUDIENCE, "Bad aud", "cause", "fix", "x")
     assert f"table row: {ROW_AUDIENCE}" in format_findings([finding])
+
+
+LONG_FINDING = Finding(
+    "key_matches_registered",
+    ROW_AUDIENCE,
+    "Signing key is not the registered key",
+    "this private key's kid is " + "k" * 43 + ", but the client's registered "
+    "public keys have kid " + "t" * 43,
+    "load the private key that was registered, or register this key's public "
+    "JWK (kid " + "k" * 43 + ") with the client",
+    "k" * 43,
+)
+
+
+def test_format_findings_width() -> None:
+    lines = format_findings([LONG_FINDING]).splitlines()
+    assert [line for line in lines if len(line) > FINDINGS_WIDTH] == []
+
+
+def test_format_findings_hanging_indent() -> None:
+    lines = format_findings([LONG_FINDING]).splitlines()
+    continued = [line for line in lines if line.startswith("   ")]
+    assert len(continued) >= 2
+    assert all(line[:13].isspace() and not line[13].isspace() for line in continued)
+
+
+def test_format_findings_labelled_lines() -> None:
+    lines = format_findings([LONG_FINDING]).splitlines()[1:]
+    labels = [line.split(":")[0].strip() for line in lines if line[2] != " "]
+    assert labels == ["value", "table row", "cause", "fix"]
+
+
+def test_format_findings_heading() -> None:
+    first = format_findings([LONG_FINDING]).splitlines()[0]
+    assert first == "[key_matches_registered] Signing key is not the registered key"
 
 
 # --- clock offset ------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import stat
 import time
@@ -669,12 +670,50 @@ def test_show_jwk_plain_has_no_widget(
     assert "VBox" not in out
 
 
+def test_show_jwk_plain_json_once(
+    es384_key: SigningKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nb.show_jwk(es384_key.public_jwk, interactive=False)
+    assert capsys.readouterr().out.count(f'"kid": "{es384_key.kid}"') == 1
+
+
+def test_show_jwk_interactive_json_once(
+    es384_key: SigningKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nb.show_jwk(es384_key.public_jwk, interactive=True)
+    assert capsys.readouterr().out.count(f'"kid": "{es384_key.kid}"') == 1
+
+
+def test_show_jwk_interactive_keeps_members(
+    es384_key: SigningKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nb.show_jwk(es384_key.public_jwk, interactive=True)
+    assert nb.jwk_members_text(es384_key.public_jwk) in capsys.readouterr().out
+
+
+def test_show_jwk_interactive_has_no_text_box(
+    es384_key: SigningKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nb.show_jwk(es384_key.public_jwk, interactive=True)
+    assert "Textarea" not in capsys.readouterr().out
+
+
+def test_jwk_text_json_then_members(es384_key: SigningKey) -> None:
+    jwk = es384_key.public_jwk
+    assert nb.jwk_text(jwk) == (
+        nb.jwk_json_text(jwk) + "\n\n" + nb.jwk_members_text(jwk)
+    )
+
+
 def test_jwk_copy_widget_button(es384_key: SigningKey) -> None:
-    widget = nb.jwk_copy_widget(es384_key.public_jwk)
-    area, button = widget.children
-    assert json.loads(area.value) == es384_key.public_jwk
+    button = nb.jwk_copy_widget(es384_key.public_jwk)
     assert "navigator.clipboard.writeText" in button.value
-    assert f"&quot;kid&quot;: &quot;{es384_key.kid}&quot;" in button.value
+
+
+def test_jwk_copy_widget_copies_shown_json(es384_key: SigningKey) -> None:
+    button = nb.jwk_copy_widget(es384_key.public_jwk)
+    shown = html.escape(nb.jwk_json_text(es384_key.public_jwk), quote=True)
+    assert f'data-jwk="{shown}"' in button.value
 
 
 def test_key_files_text_modes(keyed_space: Workspace) -> None:
@@ -717,14 +756,41 @@ def test_checklist_names_every_setting() -> None:
         assert setting in text, setting
 
 
+def test_checklist_text_names_fields() -> None:
+    assert '(allowedAuthMethods: ["private_key_jwt"])' in nb.checklist_text()
+
+
 def test_checklist_widget_boxes() -> None:
     boxes = nb.checklist_widget(done=True).children
     assert all(isinstance(box, widgets.Checkbox) and box.value for box in boxes)
 
 
+def test_checklist_widget_open() -> None:
+    assert not any(box.value for box in nb.checklist_widget().children)
+
+
+def test_checklist_widget_names_fields() -> None:
+    labels = [box.description for box in nb.checklist_widget().children]
+    step = "5. Authentication method: Private Key JWT"
+    assert f'{step} (allowedAuthMethods: ["private_key_jwt"])' in labels
+
+
+def test_checklist_widget_labels_match_text() -> None:
+    labels = [box.description for box in nb.checklist_widget().children]
+    lines = nb.checklist_text().splitlines()
+    assert [" ".join(line[4:].split()) for line in lines] == labels
+
+
 def test_show_checklist_plain_same_text(capsys: pytest.CaptureFixture[str]) -> None:
     nb.show_checklist(interactive=False)
     assert capsys.readouterr().out == nb.checklist_text() + "\n"
+
+
+def test_show_checklist_interactive_no_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    nb.show_checklist(interactive=True)
+    assert "[ ]" not in capsys.readouterr().out
 
 
 def test_assertion_text_hides_assertion(es384_key: SigningKey) -> None:

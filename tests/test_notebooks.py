@@ -34,6 +34,7 @@ from qlik_tutorial.assertion import build_client_assertion, decode_assertion
 from qlik_tutorial.keys import SigningKey
 from qlik_tutorial.local_tenant.process import _pid_alive
 from qlik_tutorial.notebook import METADATA_KEY, PARAMETERS, SUMMARY_MIMETYPE
+from qlik_tutorial.notebook_display import CHECKLIST
 from qlik_tutorial.run_notebooks import (
     SCRATCH_MARKER,
     StepFailedError,
@@ -435,6 +436,71 @@ def test_chain_widgets_only_interactive(chain: Chain) -> None:
         if WIDGET_VIEW in output.get("data", {})
     ]
     assert bool(views) == (chain.alg == "RS256")
+
+
+def _cell_with(executed: Any, marker: str) -> Any:
+    return next(cell for cell in _code_cells(executed) if marker in cell.source)
+
+
+def _widget_views(cell: Any) -> list[Any]:
+    return [output for output in cell.outputs if WIDGET_VIEW in output.get("data", {})]
+
+
+def _widget_models(executed: Any, model: str) -> list[dict[str, Any]]:
+    """Return the saved state of every widget of one model class, e.g. "Checkbox"."""
+    saved = executed.metadata.get("widgets", {})
+    states = saved.get("application/vnd.jupyter.widget-state+json", {})
+    return [
+        entry["state"]
+        for entry in states.get("state", {}).values()
+        if entry["model_name"] == f"{model}Model"
+    ]
+
+
+@pytest.mark.parametrize("step", ["01_generate_keys", "02_register_client"])
+def test_chain_jwk_json_once(chain: Chain, step: str) -> None:
+    assert chain.client is not None
+    text = _text_of(chain.executed[step], "nb.show_jwk")
+    assert text.count(f'"kid": "{chain.client.kid}"') == 1
+
+
+@pytest.mark.parametrize("step", ["01_generate_keys", "02_register_client"])
+def test_chain_jwk_members_shown(chain: Chain, step: str) -> None:
+    assert "member  " in _text_of(chain.executed[step], "nb.show_jwk")
+
+
+@pytest.mark.parametrize("chain", ["RS256"], indirect=True)
+def test_chain_jwk_copy_button_only(chain: Chain) -> None:
+    executed = chain.executed["01_generate_keys"]
+    assert len(_widget_models(executed, "HTML")) == 1
+    assert _widget_models(executed, "Textarea") == []
+
+
+def test_chain_checklist_once(chain: Chain) -> None:
+    executed = chain.executed["02_register_client"]
+    text = _text_of(executed, "show_checklist")
+    views = _widget_views(_cell_with(executed, "show_checklist"))
+    interactive = chain.alg == "RS256"
+    assert bool(text) != interactive
+    assert len(views) == int(interactive)
+
+
+def test_chain_checklist_text_unticked(chain: Chain) -> None:
+    text = _text_of(chain.executed["02_register_client"], "show_checklist")
+    assert "[x]" not in text
+
+
+@pytest.mark.parametrize("chain", ["RS256"], indirect=True)
+def test_chain_checkboxes_unticked(chain: Chain) -> None:
+    boxes = _widget_models(chain.executed["02_register_client"], "Checkbox")
+    assert [box["value"] for box in boxes] == [False] * len(CHECKLIST)
+
+
+@pytest.mark.parametrize("chain", ["RS256"], indirect=True)
+def test_chain_checkboxes_name_fields(chain: Chain) -> None:
+    boxes = _widget_models(chain.executed["02_register_client"], "Checkbox")
+    labels = [box["description"] for box in boxes]
+    assert any('(allowedAuthMethods: ["private_key_jwt"])' in x for x in labels)
 
 
 def test_chain_no_secret_in_outputs(chain: Chain) -> None:

@@ -8,6 +8,7 @@ secret. `finding_for_error` turns an error the kit raised into a finding, and
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -85,17 +86,44 @@ def finding_for_error(error: QlikTutorialError) -> Finding:
     return Finding(check, row, error.symptom, error.cause, error.fix, error.value)
 
 
+FINDINGS_WIDTH = 88
+_LABEL_WIDTH = 13
+
+
+def _wrapped(text: str, first: str, rest: str) -> str:
+    return textwrap.fill(
+        text,
+        width=FINDINGS_WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _labelled(label: str, text: str) -> str:
+    first = f"  {label + ':':<{_LABEL_WIDTH - 2}}"
+    return _wrapped(text, first, " " * _LABEL_WIDTH)
+
+
 def format_findings(findings: Sequence[Finding]) -> str:
-    """Format findings as text, one block each, for a terminal or a notebook."""
+    """Format findings as text, one block each, for a terminal or a notebook.
+
+    A block starts with the check's name and the symptom, followed by labelled
+    lines for the value, table row, cause and fix. Lines wrap at 88 columns,
+    continuing under the start of their text.
+    """
     if not findings:
         return "No problem found."
     blocks = []
     for finding in findings:
-        shown = f": {finding.value!r}" if finding.value is not None else ""
-        blocks.append(
-            f"[{finding.check}] {finding.symptom}{shown}\n"
-            f"  table row: {finding.row or 'none, a case of its own'}\n"
-            f"  cause: {finding.cause}\n"
-            f"  fix: {finding.fix}"
-        )
+        lines = [_wrapped(f"[{finding.check}] {finding.symptom}", "", "    ")]
+        if finding.value is not None:
+            lines.append(_labelled("value", repr(finding.value)))
+        lines += [
+            _labelled("table row", finding.row or "none, a case of its own"),
+            _labelled("cause", finding.cause),
+            _labelled("fix", finding.fix),
+        ]
+        blocks.append("\n".join(lines))
     return "\n".join(blocks)
