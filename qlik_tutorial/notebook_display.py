@@ -222,16 +222,16 @@ def checklist_widget(*, done: bool = False) -> Any:
     """
     import ipywidgets as widgets
 
-    boxes = [
-        widgets.Checkbox(
-            value=done,
-            description=label,
-            indent=False,
-            layout=widgets.Layout(width="auto"),
+    rows = []
+    for label in _checklist_labels(number_width=1, gap=" "):
+        # A Checkbox's own description never wraps and is cut off with an
+        # ellipsis in a narrow output area, so the label is an HTML widget.
+        box = widgets.Checkbox(
+            value=done, indent=False, layout=widgets.Layout(width="2em")
         )
-        for label in _checklist_labels(number_width=1, gap=" ")
-    ]
-    return widgets.VBox(boxes)
+        text = widgets.HTML(value=html.escape(label))
+        rows.append(widgets.HBox([box, text]))
+    return widgets.VBox(rows)
 
 
 def show_checklist(*, done: bool = False, interactive: bool = False) -> None:

@@ -760,23 +760,39 @@ def test_checklist_text_names_fields() -> None:
     assert '(allowedAuthMethods: ["private_key_jwt"])' in nb.checklist_text()
 
 
+def _checklist_boxes(done: bool = False) -> list[widgets.Checkbox]:
+    return [row.children[0] for row in nb.checklist_widget(done=done).children]
+
+
+def _checklist_labels() -> list[str]:
+    rows = nb.checklist_widget().children
+    return [html.unescape(row.children[1].value) for row in rows]
+
+
 def test_checklist_widget_boxes() -> None:
-    boxes = nb.checklist_widget(done=True).children
+    boxes = _checklist_boxes(done=True)
+    assert len(boxes) == len(nb.checklist_text().splitlines())
     assert all(isinstance(box, widgets.Checkbox) and box.value for box in boxes)
 
 
 def test_checklist_widget_open() -> None:
-    assert not any(box.value for box in nb.checklist_widget().children)
+    assert not any(box.value for box in _checklist_boxes())
+
+
+def test_checklist_labels_wrap() -> None:
+    rows = nb.checklist_widget().children
+    assert all(isinstance(row.children[1], widgets.HTML) for row in rows)
+    assert all(box.description == "" for box in _checklist_boxes())
 
 
 def test_checklist_widget_names_fields() -> None:
-    labels = [box.description for box in nb.checklist_widget().children]
+    labels = _checklist_labels()
     step = "5. Authentication method: Private Key JWT"
     assert f'{step} (allowedAuthMethods: ["private_key_jwt"])' in labels
 
 
 def test_checklist_widget_labels_match_text() -> None:
-    labels = [box.description for box in nb.checklist_widget().children]
+    labels = _checklist_labels()
     lines = nb.checklist_text().splitlines()
     assert [" ".join(line[4:].split()) for line in lines] == labels
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import html
 import json
 import os
 import re
@@ -498,9 +499,9 @@ def test_chain_checkboxes_unticked(chain: Chain) -> None:
 
 @pytest.mark.parametrize("chain", ["RS256"], indirect=True)
 def test_chain_checkboxes_name_fields(chain: Chain) -> None:
-    boxes = _widget_models(chain.executed["02_register_client"], "Checkbox")
-    labels = [box["description"] for box in boxes]
-    assert any('(allowedAuthMethods: ["private_key_jwt"])' in x for x in labels)
+    labels = _widget_models(chain.executed["02_register_client"], "HTML")
+    hint = html.escape('(allowedAuthMethods: ["private_key_jwt"])')
+    assert any(hint in label["value"] for label in labels)
 
 
 def test_chain_no_secret_in_outputs(chain: Chain) -> None:
