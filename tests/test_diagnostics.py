@@ -481,6 +481,16 @@ def test_format_findings_heading() -> None:
     assert first == "[key_matches_registered] Signing key is not the registered key"
 
 
+@pytest.mark.parametrize("padding", range(0, 40, 3))
+def test_format_findings_keeps_command_whole(padding: int) -> None:
+    command = "curl https://acme.eu.qlikcloud.com:8443/oauth/token"
+    fix = "x" * padding + " check the network and that the tenant answers: " + command
+    finding = Finding("tenant_timeout", ROW_AUDIENCE, "Timed out", "cause", fix, "v")
+    lines = format_findings([finding]).splitlines()
+    assert any(command in line for line in lines)
+    assert "\u00a0" not in "".join(lines)
+
+
 # --- clock offset ------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ secret. `finding_for_error` turns an error the kit raised into a finding, and
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,15 +91,25 @@ FINDINGS_WIDTH = 88
 _LABEL_WIDTH = 13
 
 
+# A command the fix tells the user to run stays on one line, so it can be
+# copied whole: its words are joined by a no-break space while wrapping.
+_COMMAND = re.compile(r"\b(curl|qlik-tutorial|openssl) \S+(?: --?\S+(?: [^\s-]\S*)?)*")
+_NO_BREAK_SPACE = "\u00a0"
+
+
 def _wrapped(text: str, first: str, rest: str) -> str:
-    return textwrap.fill(
-        text,
+    joined = _COMMAND.sub(
+        lambda match: match.group(0).replace(" ", _NO_BREAK_SPACE), text
+    )
+    filled = textwrap.fill(
+        joined,
         width=FINDINGS_WIDTH,
         initial_indent=first,
         subsequent_indent=rest,
         break_long_words=False,
         break_on_hyphens=False,
     )
+    return filled.replace(_NO_BREAK_SPACE, " ")
 
 
 def _labelled(label: str, text: str) -> str:
