@@ -227,7 +227,9 @@ def checklist_widget(*, done: bool = False) -> Any:
         # A Checkbox's own description never wraps and is cut off with an
         # ellipsis in a narrow output area, so the label is an HTML widget.
         box = widgets.Checkbox(
-            value=done, indent=False, layout=widgets.Layout(width="2em")
+            value=done,
+            indent=False,
+            layout=widgets.Layout(width="2em", flex="0 0 auto"),
         )
         text = widgets.HTML(value=html.escape(label))
         rows.append(widgets.HBox([box, text]))

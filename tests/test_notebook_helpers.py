@@ -783,6 +783,7 @@ def test_checklist_labels_wrap() -> None:
     rows = nb.checklist_widget().children
     assert all(isinstance(row.children[1], widgets.HTML) for row in rows)
     assert all(box.description == "" for box in _checklist_boxes())
+    assert all(box.layout.flex == "0 0 auto" for box in _checklist_boxes())
 
 
 def test_checklist_widget_names_fields() -> None:
