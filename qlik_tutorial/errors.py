@@ -11,14 +11,14 @@ cause and the fix, in the way the tutorial's troubleshooting table does::
     │   ├── TenantURLError          tenant address invalid
     │   ├── ClientAssertionError    claims or lifetime break the rules
     │   └── WorkspaceError          workspace file missing or contradicting
-    ├── TransportError              no HTTP answer at all
+    ├── TransportError              no HTTP response at all
     │   ├── TenantTimeoutError      connect or read timed out
     │   └── TenantUnreachableError  connection refused, DNS failure, TLS error
-    └── ServerError                 an HTTP error answer
+    └── ServerError                 an HTTP error response
         ├── TokenRequestError       from the token endpoint
         │   └── RateLimitedError    429 with Retry-After
         ├── APIRequestError         from the REST API
-        └── ResponseFormatError     an answer that is not the expected JSON
+        └── ResponseFormatError     a response that is not the expected JSON
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class WorkspaceError(ConfigurationError):
 
 
 class TransportError(QlikTutorialError):
-    """No HTTP answer came back from the tenant."""
+    """No HTTP response came back from the tenant."""
 
 
 class TenantTimeoutError(TransportError):
@@ -107,12 +107,12 @@ class TenantUnreachableError(TransportError):
 
 
 class ServerError(QlikTutorialError):
-    """An HTTP error answer, parsed from Qlik's or RFC 6749's error body.
+    """An HTTP error response, parsed from Qlik's or RFC 6749's error body.
 
     ``status`` is the HTTP status, ``code``/``title``/``detail`` come from
     Qlik's ``{"errors": [...]}`` body or RFC 6749's ``error`` and
     ``error_description``, ``trace_id`` from Qlik's ``traceId``, and
-    ``case`` names the troubleshooting case the answer matches, as
+    ``case`` names the troubleshooting case the response matches, as
     `qlik_tutorial.troubleshooting.case_named` looks it up.
     """
 
@@ -149,7 +149,7 @@ class TokenRequestError(ServerError):
 
 
 class RateLimitedError(TokenRequestError):
-    """The tenant answered 429 Too Many Requests."""
+    """The tenant responded 429 Too Many Requests."""
 
 
 class APIRequestError(ServerError):
@@ -157,4 +157,4 @@ class APIRequestError(ServerError):
 
 
 class ResponseFormatError(ServerError):
-    """The answer was not the JSON the endpoint documents."""
+    """The response was not the JSON the endpoint documents."""

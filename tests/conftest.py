@@ -19,8 +19,8 @@ import qlik_tutorial.local_tenant as local_tenant_package
 from qlik_tutorial.keys import SigningKey
 from qlik_tutorial.workspace import WORKSPACE_ENV
 
-# The local tenant helpers also hold the clock and tenant fixtures that tests
-# of the server share; modules with fixtures of the same name override them.
+# The local tenant helpers define the clock and tenant fixtures that the
+# server's tests share. A module's own fixture of the same name overrides them.
 pytest_plugins = ["local_tenant_helpers"]
 
 

@@ -366,7 +366,7 @@ def _seconds(value: float) -> str:
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """What the claim checks need besides the assertion."""
+    """Inputs of the claim checks besides the assertion: client ID, token URL, time."""
 
     client_id: str
     client_id_field: str | None
