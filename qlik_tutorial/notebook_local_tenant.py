@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from urllib.parse import quote
 
 from . import local_tenant
 from .errors import APIRequestError, ConfigurationError
@@ -96,9 +95,7 @@ def _check_local_client(
 ) -> None:
     """Raise unless the local tenant has a client ``client_id`` with the key ``kid``."""
     url = local_tenant.ensure_local_tenant(space.root)
-    key = local_tenant.admin_key(space.root)
-    path = f"/api/v1/oauth-clients/{quote(client_id, safe='')}"
-    status, body = admin_request(url, key, "GET", path)
+    client = local_tenant.registered_client(space.root, client_id)
     if source == "workspace":
         fresh = f"delete {space.client_json.name} and run this step again"
     elif source == CLIENT_ID_ENV:
@@ -106,25 +103,16 @@ def _check_local_client(
     else:
         fresh = "leave client_id unset (None)"
     fresh += ", so that the local tenant registers a new client"
-    if status == 404:
+    if client is None:
         raise ConfigurationError(
             f"The client ID from {source} is not registered on the local tenant",
             value=client_id,
             cause=f"the local tenant at {url} has no OAuth client with this ID",
             fix=f"{fresh}, or pass the ID of a client registered there",
         )
-    if status != 200 or not isinstance(body, dict):
-        raise APIRequestError(
-            "Looking the client ID up on the local tenant failed",
-            value=status,
-            cause=f"the admin API responded {json.dumps(body)[:200]}",
-            fix="check the local tenant with `qlik-tutorial local-tenant status`",
-            status=status,
-            url=url + path,
-        )
     kids = [
         str(jwk.get("kid"))
-        for jwk in body.get("publicKeys") or []
+        for jwk in client.get("publicKeys") or []
         if isinstance(jwk, dict)
     ]
     if kid not in kids:
