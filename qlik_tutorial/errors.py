@@ -1,6 +1,6 @@
 """Exceptions raised by the kit.
 
-Every error says what failed, the offending value (never a secret), the
+Every error names what failed, the offending value (never a secret), the
 cause and the fix, in the way the tutorial's troubleshooting table does::
 
     QlikTutorialError

@@ -20,8 +20,8 @@ def write_atomic(
 
     Secret files get mode 0600 before any byte is written. With
     ``overwrite=False`` an existing file is left untouched and
-    `WorkspaceError` is raised; the check and the rename are one atomic
-    ``os.link`` so two writers cannot both win. A write that fails (a
+    `WorkspaceError` is raised. The check and the rename are one atomic
+    ``os.link``, so two writers cannot both win. A write that fails (a
     read-only folder, a full disk, a folder in the file's place) raises
     `WorkspaceError` naming ``path`` and leaves no temporary file behind.
     """

@@ -23,7 +23,7 @@ from .workspace import Workspace
 def require_local_tenant(tenant: Tenant, *, reason: str) -> None:
     """Raise `ConfigurationError` unless ``tenant`` is the local tenant.
 
-    ``reason`` says why the step needs the local tenant.
+    ``reason`` explains why the step needs the local tenant.
     """
     if not tenant.local:
         raise ConfigurationError(

@@ -1,4 +1,4 @@
-"""How a step notebook resolves its workspace, tenant, key and alg.
+"""Parameter resolution for the step notebooks: workspace, tenant, key and alg.
 
 A parameter that is not set (``None``) comes from its environment variable,
 then from the workspace, then from the default; the table is in

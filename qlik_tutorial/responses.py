@@ -120,9 +120,9 @@ def parse_error_response(
 def parse_retry_after(
     value: str | None, *, now: Callable[[], float] = time.time
 ) -> float | None:
-    """Return the seconds a Retry-After header asks to wait, or None.
+    """Return the seconds to wait that a Retry-After header requests, or None.
 
-    The header holds either seconds or an HTTP date; a date in the past
+    The header contains either seconds or an HTTP date, and a date in the past
     means zero seconds.
     """
     if value is None or not value.strip():

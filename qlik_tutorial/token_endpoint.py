@@ -358,8 +358,8 @@ def transport_error(
     )
 
 
-# OpenSSL's words when the server answered a TLS handshake with something
-# else, such as a plain HTTP response.
+# OpenSSL's messages when the server responded to a TLS handshake with
+# something else, such as a plain HTTP response.
 _NOT_TLS = re.compile(
     r"wrong[ _]version[ _]number|record layer failure|packet length too long|"
     r"unknown protocol|record[ _]too[ _]long|http[ _]request",
@@ -431,7 +431,7 @@ def _reason(error: requests.RequestException) -> str:
     reason = getattr(inner, "reason", None)
     text = str(reason if isinstance(reason, BaseException) else inner)
     # urllib3 starts with the connection's description, such as
-    # "HTTPConnection(host='127.0.0.1', port=1): ", which says nothing new.
+    # "HTTPConnection(host='127.0.0.1', port=1): ", which adds nothing.
     head, separator, tail = text.partition("): ")
     if separator and head.startswith(("HTTPConnection", "HTTPSConnection", "<")):
         return tail

@@ -40,7 +40,7 @@ class Case:
     """A troubleshooting case: its symptom, cause and fix.
 
     ``row`` is the tutorial table row the case belongs to, or None. The
-    keyword-only fields say how `case_for` recognises the case in an error
+    keyword-only fields define how `case_for` recognises the case in an error
     response: any of ``statuses`` (empty means any status), at one of
     ``endpoints``, with one of ``codes`` (Qlik codes or RFC 6749 ``error``
     values) or ``keywords`` (whole words, any case) in the response. A case

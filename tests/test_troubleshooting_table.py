@@ -211,7 +211,7 @@ def _iso(timestamp: int) -> str:
 
 
 def _at_server(template: str) -> Callable[[Lab], str]:
-    """Return the shown value of an answer, with {url} the last server's URL."""
+    """Return the expected value of a response, with {url} the last server's URL."""
     return lambda lab: repr(template.format(url=lab.server_url))
 
 
@@ -912,7 +912,7 @@ def test_cause_names_distinct() -> None:
 
 
 def test_causes_distinct() -> None:
-    # Each cause must be told apart by its class and case, not only its name.
+    # Each cause must differ from the others in its class or case, not only its name.
     pairs = {(cause.kind.__name__, cause.case) for cause in CAUSES}
     assert len(pairs) == len(CAUSES), sorted(pairs, key=str)
 

@@ -307,7 +307,7 @@ class _Context:
 
 
 def _split_assertion(jwt: str) -> _Assertion | Finding:
-    """Split a compact JWS into its parts, or return the finding that says why not."""
+    """Split a compact JWS into its parts, or return the finding that explains why."""
     segments = jwt.strip().split(".")
     if len(segments) != 3:
         return _finding(

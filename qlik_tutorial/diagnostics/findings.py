@@ -91,8 +91,8 @@ FINDINGS_WIDTH = 88
 _LABEL_WIDTH = 13
 
 
-# A command the fix tells the user to run stays on one line, so it can be
-# copied whole: its words are joined by a no-break space while wrapping.
+# A command that a fix suggests stays on one line, so it can be copied
+# whole. Its words are joined by a no-break space while wrapping.
 _COMMAND = re.compile(r"\b(curl|qlik-tutorial|openssl) \S+(?: --?\S+(?: [^\s-]\S*)?)*")
 _NO_BREAK_SPACE = "\u00a0"
 

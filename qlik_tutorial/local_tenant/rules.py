@@ -11,9 +11,9 @@
    the rate limit applies from here on (HTTP-429); the client is enabled
    (OAUTH-15) and allows ``client_credentials`` (OAUTH-16) and
    ``private_key_jwt`` (OAUTH-17).
-5. Header: ``alg`` is RS256, RS512 or ES384 (OAUTH-20), ``kid`` is present
+5. Header: ``alg`` is RS256, RS512 or ES384 (OAUTH-20). ``kid`` is present
    (OAUTH-21) and names a key of the client (OAUTH-22) whose alg matches
-   (OAUTH-23); the signature verifies with PyJWT (OAUTH-24).
+   (OAUTH-23). The signature verifies with PyJWT (OAUTH-24).
 6. Claims: iss, sub, aud, exp and iat are present (OAUTH-33); iss = client_id
    field (OAUTH-26); iss = sub = client ID (OAUTH-25); aud is exactly the
    token URL (OAUTH-27); exp not passed (OAUTH-28); 0 < exp - iat <= 300

@@ -134,7 +134,7 @@ class StateFiles:
 def read_admin_key(files: StateFiles) -> str:
     """Return the admin key, creating the 0600 key file on first use.
 
-    An empty key file holds no key, so it is replaced by a new key: an empty
+    An empty key file contains no key, so it is replaced by a new key. An empty
     key would let any request with ``Authorization: Bearer`` use the admin API.
     """
     key: str | None

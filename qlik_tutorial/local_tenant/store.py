@@ -109,7 +109,7 @@ class User:
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """What the store keeps of an issued access token (never the token)."""
+    """Record of an issued access token as the store keeps it (never the token)."""
 
     client_id: str
     user_id: str
